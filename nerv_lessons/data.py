@@ -1,0 +1,280 @@
+# Generated from notebooks/00_video_as_data.py by `python -m nerv_lessons._export`.
+# Edit the lesson, not this file: a test fails when the two differ.
+"""Real video as tensors: read a clip, centre-crop it, resize it, and check frames.
+
+A clip is a float tensor ``T x 3 x H x W`` with values in [0, 1]. The loader reads a video file
+(mp4, or anything ffmpeg decodes), a folder of PNG/JPEG frames, or a raw 8-bit YUV 4:2:0 file.
+Nothing is cropped, clamped or dropped silently: a bad input raises an error that says what is
+wrong and how to fix it. Introduced in lesson 00 (notebooks/00_video_as_data.ipynb).
+"""
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import nerv_lessons
+
+PAPER_CROP = (640, 1280)  # (height, width): the centre crop NeRV and HNeRV train on
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
+KR, KB = 0.2126, 0.0722  # BT.709 luma weights of red and blue (HD video, UVG included)
+
+
+def bunny_path() -> Path:
+    """The Big Buck Bunny clip that ships in the repository's data/ folder."""
+    path = Path(nerv_lessons.__file__).resolve().parents[1] / "data" / "bigbuckbunny.mp4"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the Bunny clip is not at {path}. It ships in the repository's data/ folder: clone "
+            "the repository and install it with `pip install -e .`, or pass your own video's path"
+        )
+    return path
+
+
+def image_to_frame(image: np.ndarray, where: str) -> torch.Tensor:
+    """An H x W x 3 image of 8- or 16-bit integers -> a 3 x H x W float frame in [0, 1]."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(
+            f"{where} has shape {image.shape}; expected H x W x 3 (RGB). "
+            "Convert grey or RGBA frames to RGB first"
+        )
+    peaks = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+    if image.dtype not in peaks:
+        raise TypeError(f"{where} has dtype {image.dtype}; expected 8- or 16-bit integer pixels")
+    # (H, W, 3) -> (3, H, W)
+    return torch.from_numpy(image.astype(np.float32) / peaks[image.dtype]).permute(2, 0, 1)
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    """The image files of a folder in natural order (frame_2 before frame_10)."""
+    files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES]
+    return sorted(
+        files, key=lambda p: [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", p.name)]
+    )
+
+
+def _read_folder(folder: Path) -> Iterator[torch.Tensor]:
+    for file in _frame_files(folder):
+        yield image_to_frame(iio.imread(file), file.name)
+
+
+def _read_video_file(path: Path) -> Iterator[torch.Tensor]:
+    frames = iio.imiter(path, plugin="FFMPEG")
+    try:
+        first = next(frames, None)
+    except OSError as error:
+        reason = str(error).strip().splitlines()[-1]  # ffmpeg's last line names the problem
+        raise ValueError(
+            f"{path} is not a video ffmpeg can decode ({reason}). Pass a video file, a folder of "
+            "PNG/JPEG frames, or a raw .yuv file with yuv_size=(height, width)"
+        ) from error
+    if first is not None:
+        yield image_to_frame(first, f"frame 0 of {path.name}")
+    for index, image in enumerate(frames, start=1):
+        yield image_to_frame(image, f"frame {index} of {path.name}")
+
+
+def yuv420_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> torch.Tensor:
+    """8-bit limited-range BT.709 planes (Y: H x W; Cb, Cr: H/2 x W/2) -> a 3 x H x W frame.
+
+    Chroma is repeated over each 2x2 block. A Y/Cb/Cr triple can lie outside the RGB cube;
+    those channels are clipped to [0, 1], as every video player does when it shows the frame.
+    """
+    luma = (torch.from_numpy(y.astype(np.float32)) - 16) / 219
+    blue, red = ((torch.from_numpy(c.astype(np.float32)) - 128) / 224 for c in (cb, cr))
+    blue, red = (c.repeat_interleave(2, 0).repeat_interleave(2, 1) for c in (blue, red))
+    r = luma + 2 * (1 - KR) * red
+    b = luma + 2 * (1 - KB) * blue
+    g = (luma - KR * r - KB * b) / (1 - KR - KB)
+    return torch.stack([r, g, b]).clamp(0, 1)
+
+
+def rgb_to_yuv420(frame: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 3 x H x W frame in [0, 1] (H, W even) -> 8-bit BT.709 planes Y, Cb, Cr (4:2:0)."""
+    r, g, b = frame.double()
+    luma = KR * r + (1 - KR - KB) * g + KB * b
+    blue, red = (b - luma) / (2 * (1 - KB)), (r - luma) / (2 * (1 - KR))
+    # average each colour difference over 2x2 blocks: (H, W) -> (H/2, W/2)
+    blue, red = (F.avg_pool2d(c[None, None], 2)[0, 0] for c in (blue, red))
+
+    def to_bytes(plane: torch.Tensor) -> np.ndarray:
+        return plane.round().numpy().astype(np.uint8)
+
+    return to_bytes(16 + 219 * luma), to_bytes(128 + 224 * blue), to_bytes(128 + 224 * red)
+
+
+def _read_yuv420(path: Path, height: int, width: int) -> Iterator[torch.Tensor]:
+    if height % 2 or width % 2:
+        raise ValueError(f"4:2:0 frames have even sides; got yuv_size=({height}, {width})")
+    frame_bytes = height * width * 3 // 2
+    size = path.stat().st_size
+    if size % frame_bytes:
+        raise ValueError(
+            f"{path} holds {size} bytes, not a whole number of {height}x{width} 4:2:0 frames "
+            f"({frame_bytes} bytes each): check yuv_size, or the file is truncated"
+        )
+    quarter = height * width // 4
+    with open(path, "rb") as file:
+        while chunk := file.read(frame_bytes):
+            planes = np.frombuffer(chunk, dtype=np.uint8)
+            y = planes[: 4 * quarter].reshape(height, width)
+            cb = planes[4 * quarter : 5 * quarter].reshape(height // 2, width // 2)
+            cr = planes[5 * quarter :].reshape(height // 2, width // 2)
+            yield yuv420_to_rgb(y, cb, cr)
+
+
+def write_yuv420(frames: torch.Tensor, path: str | Path) -> Path:
+    """Write a T x 3 x H x W clip as raw 8-bit BT.709 YUV 4:2:0 (planar, as UVG ships)."""
+    check_frames(frames)
+    path = Path(path)
+    with open(path, "wb") as file:
+        for frame in frames.cpu():
+            for plane in rgb_to_yuv420(frame):
+                file.write(plane.tobytes())
+    return path
+
+
+def read_frames(
+    path: str | Path, yuv_size: tuple[int, int] | None = None
+) -> Iterator[torch.Tensor]:
+    """Yield the frames of a video file, a folder of images or a raw .yuv file, as 3 x H x W
+    float tensors in [0, 1], one at a time."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no video at {path}: check the path (the course's clip is data.bunny_path())"
+        )
+    if path.is_dir():
+        return _read_folder(path)
+    if path.suffix.lower() == ".yuv":
+        if yuv_size is None:
+            raise ValueError(
+                f"{path} is raw YUV, which has no header: pass yuv_size=(height, width)"
+            )
+        return _read_yuv420(path, *yuv_size)
+    return _read_video_file(path)
+
+
+def center_crop(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The central height x width window of frames shaped (..., H, W)."""
+    h, w = frames.shape[-2:]
+    if height > h or width > w:
+        raise ValueError(
+            f"crop {height}x{width} is larger than the frame {h}x{w}: "
+            "pass a smaller crop, or crop=None to keep the whole frame"
+        )
+    top, left = (h - height) // 2, (w - width) // 2
+    return frames[..., top : top + height, left : left + width]
+
+
+def resize(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize frames shaped (..., 3, H, W) to height x width without changing the aspect ratio.
+
+    Shrinking averages areas and enlarging is bilinear: neither can overshoot [0, 1].
+    """
+    h, w = frames.shape[-2:]
+    if abs((h / w) / (height / width) - 1) > 0.01:
+        raise ValueError(
+            f"resizing {h}x{w} to {height}x{width} would stretch the picture: "
+            "crop to the target's aspect ratio first"
+        )
+    if (h, w) == (height, width):
+        return frames
+    batch = frames.reshape(-1, *frames.shape[-3:])  # (..., 3, H, W) -> (N, 3, H, W)
+    if height <= h and width <= w:
+        batch = F.interpolate(batch, size=(height, width), mode="area")
+    else:
+        batch = F.interpolate(batch, size=(height, width), mode="bilinear", align_corners=False)
+    return batch.reshape(*frames.shape[:-2], height, width)
+
+
+def check_strides(height: int, width: int, strides: Sequence[int]) -> None:
+    """Raise unless the product of a model's upsampling strides divides both frame sides."""
+    total = math.prod(strides)
+    if height % total or width % total:
+        near = [max(total, round(side / total) * total) for side in (height, width)]
+        raise ValueError(
+            f"a {height}x{width} frame is not divisible by the strides {tuple(strides)} "
+            f"(product {total}), so the model cannot output it. Resize to a multiple of "
+            f"{total}, e.g. {near[0]}x{near[1]}, or choose other strides"
+        )
+
+
+def load_video(
+    path: str | Path,
+    frames: int | None = None,
+    crop: tuple[int, int] | None = PAPER_CROP,
+    size: tuple[int, int] | None = None,
+    strides: Sequence[int] | None = None,
+    yuv_size: tuple[int, int] | None = None,
+) -> torch.Tensor:
+    """Read a clip as a T x 3 x H x W float tensor in [0, 1].
+
+    frames:   keep the first `frames` frames (None: all of them);
+    crop:     (height, width) of the centre crop, the papers' 640x1280 by default (None: none);
+    size:     (height, width) to resize to after cropping (None: keep the crop's size);
+    strides:  a model's upsampling strides, checked to divide the final size;
+    yuv_size: (height, width) of a raw .yuv file, which has no header.
+    """
+    if frames is not None and frames < 1:
+        raise ValueError(f"frames={frames}: ask for at least one frame, or None for all")
+    if strides and (size or crop):
+        check_strides(*(size or crop), strides)  # fail before reading anything
+    clip = []
+    for frame in read_frames(path, yuv_size):
+        frame = center_crop(frame, *crop) if crop else frame
+        clip.append(resize(frame, *size) if size else frame)
+        if len(clip) == frames:
+            break
+    if not clip:
+        raise ValueError(f"{path} holds no frames: point the loader at a clip with at least one")
+    if frames is not None and len(clip) < frames:
+        raise ValueError(f"asked for {frames} frames but {path} has {len(clip)}: ask for fewer")
+    video = torch.stack(clip)
+    if strides:
+        check_strides(*video.shape[-2:], strides)
+    return video
+
+
+def load_clip(
+    scale, device: str | torch.device = "cpu", path: str | Path | None = None
+) -> torch.Tensor:
+    """The course's clip at a scale: its first `scale.frames` frames, centre-cropped to 640x1280,
+    resized to `scale.height` x `scale.width`, on `device` (the whole clip lives there)."""
+    size = (scale.height, scale.width)
+    return load_video(path or bunny_path(), frames=scale.frames, size=size).to(device)
+
+
+def check_frames(frames: torch.Tensor, name: str = "frames", peak: float = 1.0) -> None:
+    """Raise unless `frames` is a float T x 3 x H x W tensor with values in [0, peak]."""
+    if not isinstance(frames, torch.Tensor):
+        raise TypeError(f"{name} is a {type(frames).__name__}; expected a torch.Tensor")
+    if not frames.is_floating_point():
+        raise TypeError(
+            f"{name} has dtype {frames.dtype}; expected floats in [0, {peak:g}]. "
+            "For 8-bit pixels use frames.float() / 255"
+        )
+    if frames.ndim != 4 or frames.shape[1] != 3:
+        raise ValueError(
+            f"{name} has shape {tuple(frames.shape)}; expected T x 3 x H x W "
+            "(a single 3 x H x W frame becomes a clip with frame[None])"
+        )
+    if frames.shape[0] == 0:
+        raise ValueError(f"{name} holds no frames (T = 0)")
+    low, high = (value.item() for value in torch.aminmax(frames.detach().float()))
+    if math.isnan(low) or math.isnan(high):
+        raise ValueError(f"{name} contains NaN values")
+    if low < 0 or high > peak:
+        hint = f"pass peak={peak:g} only for frames in [0, {peak:g}]"
+        if high > 1.5 * peak:
+            hint = "these look like 0-255 pixels: divide by 255 (or pass peak=255)"
+        elif low < 0:
+            hint = "these look like [-1, 1] values: map them with (x + 1) / 2"
+        raise ValueError(
+            f"{name} has values in [{low:.4g}, {high:.4g}], outside [0, {peak:g}]: {hint}"
+        )

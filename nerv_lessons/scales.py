@@ -1,0 +1,88 @@
+# Generated from notebooks/00_video_as_data.py by `python -m nerv_lessons._export`.
+# Edit the lesson, not this file: a test fails when the two differ.
+"""Scales and devices: the same code at three sizes.
+
+Every lesson runs at one of three scales, which change sizes and nothing else:
+
+- ``quick``:  a laptop CPU and CI, seconds per training run;
+- ``lesson``: a GPU (a Colab T4 is enough), minutes per run, the papers' effects visible;
+- ``paper``:  the papers' own crop (640x1280), frame count (132) and epochs (300).
+
+The scale follows the device (CUDA -> lesson, otherwise quick) unless the environment variable
+``NERV_LESSONS_SCALE`` names one. Introduced in lesson 00 (notebooks/00_video_as_data.ipynb).
+"""
+
+import os
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+SCALE_VARIABLE = "NERV_LESSONS_SCALE"
+
+
+@dataclass(frozen=True)
+class Scale:
+    """The sizes of one scale. Only sizes live here: every scale runs the same code."""
+
+    name: str
+    height: int  # frame height after the 640x1280 centre crop and the resize
+    width: int  # frame width, likewise
+    frames: int  # how many frames of the clip, from the first
+    epochs: int  # passes over the clip in one training run
+    model_params: float  # default model budget, millions of parameters (embeddings + decoder)
+    batch_size: int  # frames per training step
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} ({self.height}x{self.width}, {self.frames} frames, {self.epochs} epochs, "
+            f"{self.model_params}M parameters, batch {self.batch_size})"
+        )
+
+
+SCALES = {
+    # The paper's crop shrunk 8x: strides 5,2,2,2 (product 40) give the same 2x4 grid
+    # that HNeRV's 5,4,4,2,2 (product 320) gives at 640x1280.
+    "quick": Scale("quick", 80, 160, frames=16, epochs=40, model_params=0.05, batch_size=4),
+    # Half the paper's crop and the whole clip; 0.35M keeps about the paper's 1.5M
+    # parameters per pixel (a quarter of the pixels, a quarter of the parameters).
+    "lesson": Scale("lesson", 320, 640, frames=132, epochs=100, model_params=0.35, batch_size=2),
+    # HNeRV's Bunny set-up: 640x1280 centre crop, 132 frames, 300 epochs, 1.5M, batch 2.
+    "paper": Scale("paper", 640, 1280, frames=132, epochs=300, model_params=1.5, batch_size=2),
+}
+
+
+def pick_scale(name: str | None = None) -> Scale:
+    """The scale called `name`, else the one in $NERV_LESSONS_SCALE, else the device's default."""
+    default = "lesson" if torch.cuda.is_available() else "quick"
+    chosen = name or os.environ.get(SCALE_VARIABLE) or default
+    if chosen.strip().lower() not in SCALES:
+        raise ValueError(
+            f"unknown scale {chosen!r}: choose one of {', '.join(SCALES)} "
+            f"(as an argument, or with the environment variable {SCALE_VARIABLE})"
+        )
+    return SCALES[chosen.strip().lower()]
+
+
+def pick_device() -> torch.device:
+    """The GPU when CUDA has one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch so that a lesson prints the same numbers on each run."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def start_lesson(scale: str | None = None, seed: int = 0) -> tuple[Scale, torch.device]:
+    """Pick the scale and device, seed everything, and print what the numbers below mean."""
+    chosen, device = pick_scale(scale), pick_device()
+    seed_everything(seed)
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    print(f"scale:  {chosen.describe()}")
+    print(f"device: {device}{gpu} | torch {torch.__version__} | seed {seed}")
+    print(f"(set {SCALE_VARIABLE}=quick, lesson or paper before starting Jupyter to change it)")
+    return chosen, device

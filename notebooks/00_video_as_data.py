@@ -1,0 +1,792 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 00: video as data
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nerv-lessons/nerv-lessons/blob/main/notebooks/00_video_as_data.ipynb)
+#
+# A neural representation of video is a network whose weights *are* the video. Before we
+# build one we need the video itself as a tensor, a way to say how close a copy is
+# (PSNR, MS-SSIM), and a way to say how small a representation is (bits per pixel,
+# parameters per pixel). This lesson builds four modules of `nerv_lessons`: `scales`
+# (how every lesson starts), `data`, `metrics` and `viz`. Cells that start with
+# `#| export NAME` are the package's code: the package file `nerv_lessons/NAME.py` is made
+# from them, and a test fails if the two ever differ.
+
+# %%
+# Colab only: fetch the course (code and the Bunny clip) and install it. Elsewhere nothing happens.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    url, home = "https://github.com/nerv-lessons/nerv-lessons", "/content/nerv-lessons"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", url, home], check=False)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", home], check=True)
+    sys.path.insert(0, home)
+
+# %% [markdown]
+# ## Scales: one code path, three sizes
+#
+# Every lesson runs at one of three **scales**. They change sizes (resolution, frames,
+# epochs, model budget) and nothing else, so a number is only meaningful with its scale
+# beside it. Every lesson therefore starts by printing the scale, the device and the
+# torch version.
+
+# %%
+#| export scales
+"""Scales and devices: the same code at three sizes.
+
+Every lesson runs at one of three scales, which change sizes and nothing else:
+
+- ``quick``:  a laptop CPU and CI, seconds per training run;
+- ``lesson``: a GPU (a Colab T4 is enough), minutes per run, the papers' effects visible;
+- ``paper``:  the papers' own crop (640x1280), frame count (132) and epochs (300).
+
+The scale follows the device (CUDA -> lesson, otherwise quick) unless the environment variable
+``NERV_LESSONS_SCALE`` names one. Introduced in lesson 00 (notebooks/00_video_as_data.ipynb).
+"""
+
+import os
+import random
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+SCALE_VARIABLE = "NERV_LESSONS_SCALE"
+
+
+# %%
+#| export scales
+@dataclass(frozen=True)
+class Scale:
+    """The sizes of one scale. Only sizes live here: every scale runs the same code."""
+
+    name: str
+    height: int  # frame height after the 640x1280 centre crop and the resize
+    width: int  # frame width, likewise
+    frames: int  # how many frames of the clip, from the first
+    epochs: int  # passes over the clip in one training run
+    model_params: float  # default model budget, millions of parameters (embeddings + decoder)
+    batch_size: int  # frames per training step
+
+    def describe(self) -> str:
+        return (
+            f"{self.name} ({self.height}x{self.width}, {self.frames} frames, {self.epochs} epochs, "
+            f"{self.model_params}M parameters, batch {self.batch_size})"
+        )
+
+
+SCALES = {
+    # The paper's crop shrunk 8x: strides 5,2,2,2 (product 40) give the same 2x4 grid
+    # that HNeRV's 5,4,4,2,2 (product 320) gives at 640x1280.
+    "quick": Scale("quick", 80, 160, frames=16, epochs=40, model_params=0.05, batch_size=4),
+    # Half the paper's crop and the whole clip; 0.35M keeps about the paper's 1.5M
+    # parameters per pixel (a quarter of the pixels, a quarter of the parameters).
+    "lesson": Scale("lesson", 320, 640, frames=132, epochs=100, model_params=0.35, batch_size=2),
+    # HNeRV's Bunny set-up: 640x1280 centre crop, 132 frames, 300 epochs, 1.5M, batch 2.
+    "paper": Scale("paper", 640, 1280, frames=132, epochs=300, model_params=1.5, batch_size=2),
+}
+
+
+# %%
+#| export scales
+def pick_scale(name: str | None = None) -> Scale:
+    """The scale called `name`, else the one in $NERV_LESSONS_SCALE, else the device's default."""
+    default = "lesson" if torch.cuda.is_available() else "quick"
+    chosen = name or os.environ.get(SCALE_VARIABLE) or default
+    if chosen.strip().lower() not in SCALES:
+        raise ValueError(
+            f"unknown scale {chosen!r}: choose one of {', '.join(SCALES)} "
+            f"(as an argument, or with the environment variable {SCALE_VARIABLE})"
+        )
+    return SCALES[chosen.strip().lower()]
+
+
+def pick_device() -> torch.device:
+    """The GPU when CUDA has one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed_everything(seed: int = 0) -> None:
+    """Seed Python, NumPy and torch so that a lesson prints the same numbers on each run."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def start_lesson(scale: str | None = None, seed: int = 0) -> tuple[Scale, torch.device]:
+    """Pick the scale and device, seed everything, and print what the numbers below mean."""
+    chosen, device = pick_scale(scale), pick_device()
+    seed_everything(seed)
+    gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
+    print(f"scale:  {chosen.describe()}")
+    print(f"device: {device}{gpu} | torch {torch.__version__} | seed {seed}")
+    print(f"(set {SCALE_VARIABLE}=quick, lesson or paper before starting Jupyter to change it)")
+    return chosen, device
+
+
+# %%
+# %config InlineBackend.figure_formats = ["jpeg"]
+scale, device = start_lesson()
+
+# %% [markdown]
+# ## Frames as tensors
+#
+# The course's clip is Big Buck Bunny: 132 frames of 720x1280, the clip the HNeRV paper
+# calls "Bunny" (`data/README.md` gives its source and licence). We hold a clip as one float
+# tensor `T x 3 x H x W` with values in [0, 1]. The papers train on the central 640x1280
+# crop; the quick and lesson scales then shrink it.
+#
+# The loader below reads an mp4 (or anything ffmpeg decodes), a folder of PNG/JPEG frames
+# (how DAVIS ships) or a raw YUV 4:2:0 file (how UVG ships). It never crops, clamps or drops
+# anything behind your back: each bad input raises an error that names the problem and the fix.
+
+# %%
+#| export data
+"""Real video as tensors: read a clip, centre-crop it, resize it, and check frames.
+
+A clip is a float tensor ``T x 3 x H x W`` with values in [0, 1]. The loader reads a video file
+(mp4, or anything ffmpeg decodes), a folder of PNG/JPEG frames, or a raw 8-bit YUV 4:2:0 file.
+Nothing is cropped, clamped or dropped silently: a bad input raises an error that says what is
+wrong and how to fix it. Introduced in lesson 00 (notebooks/00_video_as_data.ipynb).
+"""
+
+import math
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import imageio.v3 as iio
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import nerv_lessons
+
+PAPER_CROP = (640, 1280)  # (height, width): the centre crop NeRV and HNeRV train on
+FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
+KR, KB = 0.2126, 0.0722  # BT.709 luma weights of red and blue (HD video, UVG included)
+
+
+def bunny_path() -> Path:
+    """The Big Buck Bunny clip that ships in the repository's data/ folder."""
+    path = Path(nerv_lessons.__file__).resolve().parents[1] / "data" / "bigbuckbunny.mp4"
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"the Bunny clip is not at {path}. It ships in the repository's data/ folder: clone "
+            "the repository and install it with `pip install -e .`, or pass your own video's path"
+        )
+    return path
+
+
+# %%
+#| export data
+def image_to_frame(image: np.ndarray, where: str) -> torch.Tensor:
+    """An H x W x 3 image of 8- or 16-bit integers -> a 3 x H x W float frame in [0, 1]."""
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(
+            f"{where} has shape {image.shape}; expected H x W x 3 (RGB). "
+            "Convert grey or RGBA frames to RGB first"
+        )
+    peaks = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+    if image.dtype not in peaks:
+        raise TypeError(f"{where} has dtype {image.dtype}; expected 8- or 16-bit integer pixels")
+    # (H, W, 3) -> (3, H, W)
+    return torch.from_numpy(image.astype(np.float32) / peaks[image.dtype]).permute(2, 0, 1)
+
+
+def _frame_files(folder: Path) -> list[Path]:
+    """The image files of a folder in natural order (frame_2 before frame_10)."""
+    files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES]
+    return sorted(
+        files, key=lambda p: [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", p.name)]
+    )
+
+
+def _read_folder(folder: Path) -> Iterator[torch.Tensor]:
+    for file in _frame_files(folder):
+        yield image_to_frame(iio.imread(file), file.name)
+
+
+def _read_video_file(path: Path) -> Iterator[torch.Tensor]:
+    frames = iio.imiter(path, plugin="FFMPEG")
+    try:
+        first = next(frames, None)
+    except OSError as error:
+        reason = str(error).strip().splitlines()[-1]  # ffmpeg's last line names the problem
+        raise ValueError(
+            f"{path} is not a video ffmpeg can decode ({reason}). Pass a video file, a folder of "
+            "PNG/JPEG frames, or a raw .yuv file with yuv_size=(height, width)"
+        ) from error
+    if first is not None:
+        yield image_to_frame(first, f"frame 0 of {path.name}")
+    for index, image in enumerate(frames, start=1):
+        yield image_to_frame(image, f"frame {index} of {path.name}")
+
+
+# %% [markdown]
+# Raw YUV files have no header: you must know the frame size. 4:2:0 stores one luma sample
+# (Y) per pixel and one blue and one red colour difference (Cb, Cr) per 2x2 block. We convert
+# with the BT.709 matrix of HD video, in the 8-bit limited range (Y in 16..235).
+
+
+# %%
+#| export data
+def yuv420_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> torch.Tensor:
+    """8-bit limited-range BT.709 planes (Y: H x W; Cb, Cr: H/2 x W/2) -> a 3 x H x W frame.
+
+    Chroma is repeated over each 2x2 block. A Y/Cb/Cr triple can lie outside the RGB cube;
+    those channels are clipped to [0, 1], as every video player does when it shows the frame.
+    """
+    luma = (torch.from_numpy(y.astype(np.float32)) - 16) / 219
+    blue, red = ((torch.from_numpy(c.astype(np.float32)) - 128) / 224 for c in (cb, cr))
+    blue, red = (c.repeat_interleave(2, 0).repeat_interleave(2, 1) for c in (blue, red))
+    r = luma + 2 * (1 - KR) * red
+    b = luma + 2 * (1 - KB) * blue
+    g = (luma - KR * r - KB * b) / (1 - KR - KB)
+    return torch.stack([r, g, b]).clamp(0, 1)
+
+
+def rgb_to_yuv420(frame: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 3 x H x W frame in [0, 1] (H, W even) -> 8-bit BT.709 planes Y, Cb, Cr (4:2:0)."""
+    r, g, b = frame.double()
+    luma = KR * r + (1 - KR - KB) * g + KB * b
+    blue, red = (b - luma) / (2 * (1 - KB)), (r - luma) / (2 * (1 - KR))
+    # average each colour difference over 2x2 blocks: (H, W) -> (H/2, W/2)
+    blue, red = (F.avg_pool2d(c[None, None], 2)[0, 0] for c in (blue, red))
+
+    def to_bytes(plane: torch.Tensor) -> np.ndarray:
+        return plane.round().numpy().astype(np.uint8)
+
+    return to_bytes(16 + 219 * luma), to_bytes(128 + 224 * blue), to_bytes(128 + 224 * red)
+
+
+def _read_yuv420(path: Path, height: int, width: int) -> Iterator[torch.Tensor]:
+    if height % 2 or width % 2:
+        raise ValueError(f"4:2:0 frames have even sides; got yuv_size=({height}, {width})")
+    frame_bytes = height * width * 3 // 2
+    size = path.stat().st_size
+    if size % frame_bytes:
+        raise ValueError(
+            f"{path} holds {size} bytes, not a whole number of {height}x{width} 4:2:0 frames "
+            f"({frame_bytes} bytes each): check yuv_size, or the file is truncated"
+        )
+    quarter = height * width // 4
+    with open(path, "rb") as file:
+        while chunk := file.read(frame_bytes):
+            planes = np.frombuffer(chunk, dtype=np.uint8)
+            y = planes[: 4 * quarter].reshape(height, width)
+            cb = planes[4 * quarter : 5 * quarter].reshape(height // 2, width // 2)
+            cr = planes[5 * quarter :].reshape(height // 2, width // 2)
+            yield yuv420_to_rgb(y, cb, cr)
+
+
+def write_yuv420(frames: torch.Tensor, path: str | Path) -> Path:
+    """Write a T x 3 x H x W clip as raw 8-bit BT.709 YUV 4:2:0 (planar, as UVG ships)."""
+    check_frames(frames)
+    path = Path(path)
+    with open(path, "wb") as file:
+        for frame in frames.cpu():
+            for plane in rgb_to_yuv420(frame):
+                file.write(plane.tobytes())
+    return path
+
+
+# %% [markdown]
+# The loader: read frames one at a time, crop and resize each as it arrives (the whole
+# 720p clip as floats would take 1.5 GB), and check everything on the way.
+
+
+# %%
+#| export data
+def read_frames(
+    path: str | Path, yuv_size: tuple[int, int] | None = None
+) -> Iterator[torch.Tensor]:
+    """Yield the frames of a video file, a folder of images or a raw .yuv file, as 3 x H x W
+    float tensors in [0, 1], one at a time."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no video at {path}: check the path (the course's clip is data.bunny_path())"
+        )
+    if path.is_dir():
+        return _read_folder(path)
+    if path.suffix.lower() == ".yuv":
+        if yuv_size is None:
+            raise ValueError(
+                f"{path} is raw YUV, which has no header: pass yuv_size=(height, width)"
+            )
+        return _read_yuv420(path, *yuv_size)
+    return _read_video_file(path)
+
+
+def center_crop(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """The central height x width window of frames shaped (..., H, W)."""
+    h, w = frames.shape[-2:]
+    if height > h or width > w:
+        raise ValueError(
+            f"crop {height}x{width} is larger than the frame {h}x{w}: "
+            "pass a smaller crop, or crop=None to keep the whole frame"
+        )
+    top, left = (h - height) // 2, (w - width) // 2
+    return frames[..., top : top + height, left : left + width]
+
+
+def resize(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Resize frames shaped (..., 3, H, W) to height x width without changing the aspect ratio.
+
+    Shrinking averages areas and enlarging is bilinear: neither can overshoot [0, 1].
+    """
+    h, w = frames.shape[-2:]
+    if abs((h / w) / (height / width) - 1) > 0.01:
+        raise ValueError(
+            f"resizing {h}x{w} to {height}x{width} would stretch the picture: "
+            "crop to the target's aspect ratio first"
+        )
+    if (h, w) == (height, width):
+        return frames
+    batch = frames.reshape(-1, *frames.shape[-3:])  # (..., 3, H, W) -> (N, 3, H, W)
+    if height <= h and width <= w:
+        batch = F.interpolate(batch, size=(height, width), mode="area")
+    else:
+        batch = F.interpolate(batch, size=(height, width), mode="bilinear", align_corners=False)
+    return batch.reshape(*frames.shape[:-2], height, width)
+
+
+def check_strides(height: int, width: int, strides: Sequence[int]) -> None:
+    """Raise unless the product of a model's upsampling strides divides both frame sides."""
+    total = math.prod(strides)
+    if height % total or width % total:
+        near = [max(total, round(side / total) * total) for side in (height, width)]
+        raise ValueError(
+            f"a {height}x{width} frame is not divisible by the strides {tuple(strides)} "
+            f"(product {total}), so the model cannot output it. Resize to a multiple of "
+            f"{total}, e.g. {near[0]}x{near[1]}, or choose other strides"
+        )
+
+
+# %%
+#| export data
+def load_video(
+    path: str | Path,
+    frames: int | None = None,
+    crop: tuple[int, int] | None = PAPER_CROP,
+    size: tuple[int, int] | None = None,
+    strides: Sequence[int] | None = None,
+    yuv_size: tuple[int, int] | None = None,
+) -> torch.Tensor:
+    """Read a clip as a T x 3 x H x W float tensor in [0, 1].
+
+    frames:   keep the first `frames` frames (None: all of them);
+    crop:     (height, width) of the centre crop, the papers' 640x1280 by default (None: none);
+    size:     (height, width) to resize to after cropping (None: keep the crop's size);
+    strides:  a model's upsampling strides, checked to divide the final size;
+    yuv_size: (height, width) of a raw .yuv file, which has no header.
+    """
+    if frames is not None and frames < 1:
+        raise ValueError(f"frames={frames}: ask for at least one frame, or None for all")
+    if strides and (size or crop):
+        check_strides(*(size or crop), strides)  # fail before reading anything
+    clip = []
+    for frame in read_frames(path, yuv_size):
+        frame = center_crop(frame, *crop) if crop else frame
+        clip.append(resize(frame, *size) if size else frame)
+        if len(clip) == frames:
+            break
+    if not clip:
+        raise ValueError(f"{path} holds no frames: point the loader at a clip with at least one")
+    if frames is not None and len(clip) < frames:
+        raise ValueError(f"asked for {frames} frames but {path} has {len(clip)}: ask for fewer")
+    video = torch.stack(clip)
+    if strides:
+        check_strides(*video.shape[-2:], strides)
+    return video
+
+
+def load_clip(
+    scale, device: str | torch.device = "cpu", path: str | Path | None = None
+) -> torch.Tensor:
+    """The course's clip at a scale: its first `scale.frames` frames, centre-cropped to 640x1280,
+    resized to `scale.height` x `scale.width`, on `device` (the whole clip lives there)."""
+    size = (scale.height, scale.width)
+    return load_video(path or bunny_path(), frames=scale.frames, size=size).to(device)
+
+
+# %% [markdown]
+# Everything later that takes frames checks them the same way: float, `T x 3 x H x W`, no
+# frames missing, values in [0, peak]. A 0-255 tensor or a [-1, 1] tensor is the most
+# common silent bug in this field; here it is a loud one.
+
+
+# %%
+#| export data
+def check_frames(frames: torch.Tensor, name: str = "frames", peak: float = 1.0) -> None:
+    """Raise unless `frames` is a float T x 3 x H x W tensor with values in [0, peak]."""
+    if not isinstance(frames, torch.Tensor):
+        raise TypeError(f"{name} is a {type(frames).__name__}; expected a torch.Tensor")
+    if not frames.is_floating_point():
+        raise TypeError(
+            f"{name} has dtype {frames.dtype}; expected floats in [0, {peak:g}]. "
+            "For 8-bit pixels use frames.float() / 255"
+        )
+    if frames.ndim != 4 or frames.shape[1] != 3:
+        raise ValueError(
+            f"{name} has shape {tuple(frames.shape)}; expected T x 3 x H x W "
+            "(a single 3 x H x W frame becomes a clip with frame[None])"
+        )
+    if frames.shape[0] == 0:
+        raise ValueError(f"{name} holds no frames (T = 0)")
+    low, high = (value.item() for value in torch.aminmax(frames.detach().float()))
+    if math.isnan(low) or math.isnan(high):
+        raise ValueError(f"{name} contains NaN values")
+    if low < 0 or high > peak:
+        hint = f"pass peak={peak:g} only for frames in [0, {peak:g}]"
+        if high > 1.5 * peak:
+            hint = "these look like 0-255 pixels: divide by 255 (or pass peak=255)"
+        elif low < 0:
+            hint = "these look like [-1, 1] values: map them with (x + 1) / 2"
+        raise ValueError(
+            f"{name} has values in [{low:.4g}, {high:.4g}], outside [0, {peak:g}]: {hint}"
+        )
+
+
+# %% [markdown]
+# Now the real clip. First the source frames, then the papers' crop, then this scale's size.
+
+# %%
+source = load_video(bunny_path(), frames=1, crop=None)
+clip = load_clip(scale, device)
+print("source frame:", tuple(source.shape), source.dtype)
+print("clip at this scale:", tuple(clip.shape), clip.dtype, "on", clip.device)
+print(f"value range: [{clip.min().item():.3f}, {clip.max().item():.3f}]")
+
+# %% [markdown]
+# ## Looking at frames
+#
+# `viz` turns frames into pictures: a grid of frames, and a player widget (a slider, and a
+# play button) to scrub through a clip in a live notebook.
+
+# %%
+#| export viz
+"""Pictures of video: frames as images, a grid of frames, and a player widget.
+
+Introduced in lesson 00 (notebooks/00_video_as_data.ipynb).
+"""
+
+import math
+
+import imageio.v3 as iio
+import ipywidgets as widgets
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+
+
+def to_image(frame: torch.Tensor) -> np.ndarray:
+    """A 3 x H x W frame in [0, 1] -> an H x W x 3 uint8 image for matplotlib or a file."""
+    # For display only: a model's output a hair outside [0, 1] shows as black or white.
+    return (frame.detach().float().cpu().clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+
+
+def frame_grid(
+    frames: torch.Tensor, indices=None, columns: int = 4, titles=None, width: float = 9.0
+):
+    """Draw chosen frames of a T x 3 x H x W clip in a grid; returns the figure."""
+    indices = list(range(len(frames))) if indices is None else list(indices)
+    titles = titles or [f"frame {index}" for index in indices]
+    rows = math.ceil(len(indices) / columns)
+    height, wide = frames.shape[-2:]
+    figure, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(width, width * rows * height / (columns * wide) + 0.3 * rows),
+        squeeze=False,
+    )
+    for axis in axes.flat:
+        axis.axis("off")
+    for axis, index, title in zip(axes.flat, indices, titles):
+        axis.imshow(to_image(frames[index]))
+        axis.set_title(title, fontsize=9)
+    figure.tight_layout()
+    return figure
+
+
+def png_bytes(frame: torch.Tensor) -> bytes:
+    """A 3 x H x W frame as the bytes of a PNG file."""
+    return iio.imwrite("<bytes>", to_image(frame), extension=".png")
+
+
+def player(frames: torch.Tensor, fps: int = 25, display_width: int = 480) -> widgets.VBox:
+    """A play button and a slider that scrub through the frames (needs a live kernel)."""
+    pngs = [png_bytes(frame) for frame in frames]
+    image = widgets.Image(
+        value=pngs[0], format="png", layout=widgets.Layout(width=f"{display_width}px")
+    )
+    slider = widgets.IntSlider(value=0, min=0, max=len(pngs) - 1, description="frame")
+    play = widgets.Play(value=0, min=0, max=len(pngs) - 1, interval=round(1000 / fps))
+    widgets.jslink((play, "value"), (slider, "value"))
+    slider.observe(lambda change: setattr(image, "value", pngs[change["new"]]), names="value")
+    return widgets.VBox([widgets.HBox([play, slider]), image])
+
+
+# %%
+import matplotlib.pyplot as plt
+
+figure, axis = plt.subplots(figsize=(7, 3.2))
+axis.imshow(to_image(source[0]))
+top, left = (source.shape[-2] - 640) // 2, (source.shape[-1] - 1280) // 2
+axis.add_patch(plt.Rectangle((left, top), 1280, 640, fill=False, color="red", lw=2))
+axis.set_title("a source frame (720x1280) and the papers' 640x1280 centre crop (red)", fontsize=10)
+axis.axis("off")
+plt.show()
+
+# %%
+frame_grid(clip, indices=range(0, len(clip), max(1, len(clip) // 8))[:8])
+plt.show()
+
+# %%
+player(clip)
+
+# %% [markdown]
+# ## How close is a copy? PSNR and MS-SSIM
+#
+# **PSNR** is the mean squared error on a log scale: `PSNR = 10 log10(peak^2 / MSE)`, in dB,
+# with peak 1 for frames in [0, 1]. +6 dB halves the error's amplitude. Like the papers, we
+# compute PSNR per frame and report the mean over frames.
+# **MS-SSIM** compares local structure (means, contrasts, correlations) at five scales; 1 is
+# identical. We use `pytorch-msssim`, the implementation the reference code uses.
+
+# %%
+#| export metrics
+"""Quality and size: PSNR and MS-SSIM per frame, bits per pixel and parameters per pixel.
+
+Frames are T x 3 x H x W floats in [0, peak] (peak 1 unless you say otherwise). Quality is
+given per frame, as a tensor of T values; the papers report the mean over frames.
+Introduced in lesson 00 (notebooks/00_video_as_data.ipynb).
+"""
+
+import torch
+from pytorch_msssim import ms_ssim as _pytorch_ms_ssim
+
+from nerv_lessons.data import check_frames
+
+
+def _check_pair(x: torch.Tensor, y: torch.Tensor, peak: float) -> None:
+    check_frames(x, "x", peak)
+    check_frames(y, "y", peak)
+    if x.shape != y.shape:
+        raise ValueError(
+            f"x is {tuple(x.shape)} but y is {tuple(y.shape)}: compare clips of one size"
+        )
+
+
+def mse(x: torch.Tensor, y: torch.Tensor, peak: float = 1.0) -> torch.Tensor:
+    """Mean squared error of each frame: a tensor of T values."""
+    _check_pair(x, y, peak)
+    return (x.float() - y.float()).pow(2).flatten(1).mean(1)
+
+
+def psnr_from_mse(error, peak: float = 1.0) -> torch.Tensor:
+    """10 log10(peak^2 / MSE) in dB; an MSE of 0 gives +inf."""
+    return 10 * torch.log10(peak**2 / torch.as_tensor(error, dtype=torch.float32))
+
+
+def psnr(x: torch.Tensor, y: torch.Tensor, peak: float = 1.0) -> torch.Tensor:
+    """PSNR of each frame in dB: a tensor of T values (identical frames give +inf)."""
+    return psnr_from_mse(mse(x, y, peak), peak)
+
+
+# %%
+#| export metrics
+def ms_ssim_window(height: int, width: int) -> int:
+    """The Gaussian window of five-scale MS-SSIM at this frame size.
+
+    The standard window is 11 pixels, which needs a short side over 160 pixels (the coarsest
+    of five scales is 1/16 of the frame). Smaller frames get the largest odd window that fits;
+    report it with the numbers, since it changes the metric slightly.
+    """
+    window = 11
+    while window >= 3 and min(height, width) <= (window - 1) * 16:
+        window -= 2
+    if window < 3:
+        raise ValueError(
+            f"{height}x{width} frames are too small for five-scale MS-SSIM: the short side "
+            "must be over 32 pixels; compare larger frames or use PSNR"
+        )
+    return window
+
+
+def ms_ssim(x: torch.Tensor, y: torch.Tensor, peak: float = 1.0, chunk: int = 16) -> torch.Tensor:
+    """MS-SSIM of each frame (1 = identical): T values, computed `chunk` frames at a time."""
+    _check_pair(x, y, peak)
+    window = ms_ssim_window(*x.shape[-2:])
+    scores = [
+        _pytorch_ms_ssim(a.float(), b.float(), data_range=peak, size_average=False, win_size=window)
+        for a, b in zip(x.split(chunk), y.split(chunk))
+    ]
+    return torch.cat(scores)
+
+
+# %% [markdown]
+# A known value first: an MSE of 0.01 on [0, 1] frames is 20 dB, and on 0-255 frames the
+# same relative error (MSE 0.01 * 255^2) is 20 dB too.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"{psnr_from_mse(0.01).item():.2f} dB")
+print(f"{psnr_from_mse(0.01 * 255**2, peak=255).item():.2f} dB")
+
+# %% [markdown]
+# Now three degraded copies of the real clip: fewer grey levels (4 bits per channel), half
+# the resolution (shrink and enlarge again), and added noise (clipped back into [0, 1]
+# explicitly, since noise leaves the range).
+
+# %%
+generator = torch.Generator(device="cpu").manual_seed(0)
+noise = torch.randn(clip.shape, generator=generator).to(device)
+degraded = {
+    "4-bit levels": torch.round(clip * 15) / 15,
+    "half resolution": resize(
+        resize(clip, scale.height // 2, scale.width // 2), scale.height, scale.width
+    ),
+    "noise sigma 0.05": (clip + 0.05 * noise).clamp(0, 1),
+}
+window = ms_ssim_window(scale.height, scale.width)
+print(f"MS-SSIM window at {scale.height}x{scale.width}: {window} pixels (standard: 11)")
+for name, copy in degraded.items():
+    quality = psnr(copy, clip).mean(), ms_ssim(copy, clip).mean()
+    print(f"{name:>17}: PSNR {quality[0]:6.2f} dB | MS-SSIM {quality[1]:.4f}")
+
+# %%
+figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
+for name, copy in degraded.items():
+    left.plot(psnr(copy, clip).cpu(), marker=".", label=name)
+    right.plot(ms_ssim(copy, clip).cpu(), marker=".", label=name)
+left.set(xlabel="frame", ylabel="PSNR (dB)", title="PSNR per frame")
+right.set(xlabel="frame", ylabel="MS-SSIM", title="MS-SSIM per frame")
+left.legend(fontsize=8)
+figure.tight_layout()
+plt.show()
+
+# %%
+names = list(degraded)
+frame_grid(
+    torch.stack([clip[0]] + [degraded[name][0] for name in names]), titles=["original"] + names
+)
+plt.show()
+
+# %% [markdown]
+# PSNR counts every squared error alike; MS-SSIM asks whether local structure survives,
+# from fine to coarse. Compare how far apart the three copies sit on each scale: the two
+# metrics weigh blur, noise and banding differently, which is why the papers report both.
+#
+# ## How small is a representation? bpp and ppp
+#
+# **Bits per pixel** (bpp) is the size of what you store, in bits, over the number of pixels
+# in the clip: `bpp = 8 * len(bytes) / (T * H * W)`. A "pixel" is one position in one frame
+# (three colour samples), the question NeRV's users ask most often.
+# **Parameters per pixel** (ppp) is a model's parameter count over the same `T * H * W`.
+
+
+# %%
+#| export metrics
+def bits_per_pixel(num_bytes: int, frames: int, height: int, width: int) -> float:
+    """8 * num_bytes / (T * H * W): the bits stored per pixel position of the clip."""
+    return 8 * num_bytes / (frames * height * width)
+
+
+def params_per_pixel(num_params: float, frames: int, height: int, width: int) -> float:
+    """num_params / (T * H * W): how many model parameters each pixel position costs."""
+    return num_params / (frames * height * width)
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+T, H, W = 132, *PAPER_CROP
+raw_bytes = T * H * W * 3  # 8-bit RGB, no compression
+mp4_bytes = len(bunny_path().read_bytes())  # the H.264 file shipped in data/ (720x1280)
+print(f"raw 8-bit RGB, {T} x {H} x {W}: {raw_bytes:,} bytes = {raw_bytes / 2**20:.1f} MiB")
+print(f"  bpp = {bits_per_pixel(raw_bytes, T, H, W):.1f}")
+mp4_bpp = bits_per_pixel(mp4_bytes, T, 720, 1280)
+print(f"the shipped H.264 mp4 (720x1280): {mp4_bytes:,} bytes, bpp = {mp4_bpp:.4f}")
+print(f"  {raw_bytes * 720 / 640 / mp4_bytes:.0f}x smaller than the raw 720x1280 clip")
+
+# %% [markdown]
+# Now the papers' sizes. HNeRV measures size in parameters (embeddings + decoder) and
+# states that its 0.35M model is "only 0.003 ppp" on Bunny. Our numbers come from the same
+# definition; the bpp column assumes 8 bits a parameter and nothing else stored (lesson 08
+# builds a real file and counts every byte).
+
+# %%
+print(f"{'model':>12} | {'ppp (ours)':>10} | {'paper':>6} | {'bpp at 8 bits':>13}")
+for millions, paper in [(0.35, "0.003"), (0.75, "-"), (1.5, "-"), (3.0, "-")]:
+    ppp = params_per_pixel(millions * 1e6, T, H, W)
+    bpp = bits_per_pixel(millions * 1e6, T, H, W)  # 8 bits = 1 byte per parameter
+    print(f"{'HNeRV-' + str(millions) + 'M':>12} | {ppp:10.5f} | {paper:>6} | {bpp:13.4f}")
+ours = params_per_pixel(scale.model_params * 1e6, scale.frames, scale.height, scale.width)
+print(
+    f"this scale's budget ({scale.name}): {scale.model_params}M over "
+    f"{scale.frames}x{scale.height}x{scale.width} = {ours:.4f} ppp"
+)
+
+# %% [markdown]
+# At 0.35M the whole video costs 0.0032 parameters per pixel, which the paper rounds to
+# 0.003: the same number. The quick scale has far more parameters per pixel than the paper,
+# because a tiny clip still needs a network of some minimum width; lesson 04 comes back to this.
+#
+# ## Exercise: raw bits per pixel
+#
+# Raw video stores samples, not RGB triples. 4:4:4 keeps three samples per pixel; 4:2:0
+# keeps one luma sample per pixel and one Cb and one Cr sample per 2x2 block. Write
+# `raw_bpp(bit_depth, chroma)` for `chroma` in `"444"` and `"420"`.
+
+
+# %%
+def raw_bpp(bit_depth: int, chroma: str) -> float:
+    """Bits per pixel of raw video with `bit_depth`-bit samples and 4:4:4 or 4:2:0 chroma."""
+    ### BEGIN SOLUTION
+    samples_per_pixel = {"444": 3.0, "420": 1.0 + 2 * 0.25}[chroma]
+    return bit_depth * samples_per_pixel
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+for depth, chroma, expected in [(8, "444", 24.0), (8, "420", 12.0), (10, "420", 15.0)]:
+    got = raw_bpp(depth, chroma)
+    if got != expected:
+        raise AssertionError(
+            f"raw_bpp({depth}, '{chroma}') = {got}, expected {expected}: 4:2:0 has 1 luma "
+            "sample per pixel plus 2 chroma samples per 4 pixels (1.5 samples), 4:4:4 has 3"
+        )
+print("Right: 4:4:4 stores 3 samples a pixel, 4:2:0 stores 1.5 (8-bit 4:2:0 = 12 bpp).")
+yuv_file_bytes = 1.5 * T * H * W  # an 8-bit 4:2:0 file of the Bunny crop, as UVG ships
+print(
+    f"An 8-bit 4:2:0 Bunny crop file: {yuv_file_bytes:,.0f} bytes, "
+    f"{bits_per_pixel(yuv_file_bytes, T, H, W):.0f} bpp."
+)
+
+# %% [markdown]
+# ## Summary
+#
+# - A clip is one `T x 3 x H x W` float tensor in [0, 1]; the papers use the 640x1280 centre crop.
+# - PSNR (log of MSE) and MS-SSIM (structure at five scales) measure quality per frame.
+# - bpp counts stored bits, ppp counts parameters, both over `T * H * W` pixel positions.
+#
+# Next, lesson 01: why a network fed raw coordinates cannot draw these frames, and how a
+# positional encoding fixes it.
