@@ -5,6 +5,9 @@ Each public module is generated from the ``#| export`` cells of the lesson that 
 are plumbing written by hand.
 
     scales, data, metrics, viz    lesson 00, video as data
+    encoding                      lesson 01, positional encoding
+    upsample                      lesson 02, upsampling
+    nerv, train                   lesson 03, NeRV and the training loop
 """
 
 __version__ = "0.1.0"

@@ -1,0 +1,162 @@
+"""The training loop of lesson 03: a real fit, losses, schedule, checkpoints, bad input."""
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from nerv_lessons.metrics import psnr
+from nerv_lessons.nerv import NeRV, NeRVConfig
+from nerv_lessons.train import (
+    TrainConfig,
+    evaluate,
+    frame_times,
+    load_checkpoint,
+    lr_factor,
+    make_loss,
+    predict,
+    save_checkpoint,
+    train,
+)
+
+TINY = dict(height=40, width=80, strides=(5, 2, 2), fc_dim=8, lower_width=16, stem_hidden=64)
+
+
+@pytest.fixture(scope="module")
+def small(bunny):
+    """8 real Bunny frames at 40x80."""
+    return F.interpolate(bunny, size=(40, 80), mode="area")
+
+
+def tiny_model(seed=0, **changes):
+    torch.manual_seed(seed)
+    return NeRV(NeRVConfig(**(TINY | changes)))
+
+
+@pytest.mark.slow  # about 5 s on one free CPU core
+def test_a_short_fit_beats_the_mean_frame(small):
+    # Baseline: the mean frame shown for every frame, the best a model blind to t can do
+    # under L2 (about 30 dB here: these 8 frames change little; an untrained model gets
+    # about 11 dB). A model that learned the frames, not just their average, beats it.
+    mean_frame = small.mean(0, keepdim=True).expand_as(small)
+    baseline = psnr(mean_frame, small).mean().item()
+    model = tiny_model()
+    config = TrainConfig(epochs=150, lr=5e-3, batch_size=2, loss="l2", progress=False)
+    history = train(model, small, config)
+    quality = evaluate(model, small)
+    assert quality["psnr"].mean().item() > baseline + 2, (quality["psnr"].mean(), baseline)
+    assert history["loss"][-1] < history["loss"][0] / 4
+    assert len(history["epoch"]) == len(history["psnr"]) == len(history["seconds"]) == 150
+    assert all(isinstance(value, float) for value in history["loss"])
+
+
+def test_same_seed_same_losses(small):
+    config = TrainConfig(epochs=3, batch_size=3, progress=False)
+    first = train(tiny_model(), small, config)["loss"]
+    second = train(tiny_model(), small, config)["loss"]
+    assert first == second
+
+
+def test_losses_on_known_inputs():
+    pred, target = torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16)
+    target[..., :8, :] = 0.5  # half the pixels off by 0.5
+    assert make_loss("l1")(pred, target).item() == pytest.approx(0.25)
+    assert make_loss("l2")(pred, target).item() == pytest.approx(0.125)
+    assert make_loss("0.5*l1 + 2*l2")(pred, target).item() == pytest.approx(0.375)
+    frames = torch.rand(2, 3, 32, 32)
+    assert make_loss("ssim")(frames, frames).item() == pytest.approx(0, abs=1e-6)
+    assert make_loss("fusion")(frames, frames).item() == pytest.approx(0, abs=1e-6)
+    large = torch.rand(1, 3, 80, 160)
+    assert make_loss("ms-ssim")(large, large).item() == pytest.approx(0, abs=1e-5)
+    noisy = (large + 0.1 * torch.randn_like(large)).clamp(0, 1)
+    fusion = 0.7 * make_loss("l1")(noisy, large) + 0.3 * make_loss("ssim")(noisy, large)
+    assert make_loss("fusion")(noisy, large).item() == pytest.approx(fusion.item())
+
+
+def test_unknown_loss_lists_the_choices():
+    with pytest.raises(ValueError, match="unknown loss 'l3'.*l1, l2, ssim, ms-ssim, fusion"):
+        make_loss("l3")
+    with pytest.raises(ValueError, match="unknown loss"):
+        TrainConfig(loss="0.5*l1 + 0.5*lpips")
+
+
+def test_schedule_warms_up_then_follows_a_cosine():
+    assert lr_factor(0, 100, 0.2) == pytest.approx(0.1)
+    assert lr_factor(10, 100, 0.2) == pytest.approx(0.55)
+    assert lr_factor(20, 100, 0.2) == pytest.approx(1.0)
+    assert lr_factor(60, 100, 0.2) == pytest.approx(0.5)
+    assert lr_factor(100, 100, 0.2) == pytest.approx(0.0, abs=1e-12)
+    assert lr_factor(0, 100, 0.0) == pytest.approx(1.0)
+    later = [lr_factor(step, 100, 0.2) for step in range(20, 101)]
+    assert all(a >= b for a, b in zip(later, later[1:]))
+
+
+def test_the_optimizer_follows_the_schedule(small):
+    history = train(tiny_model(), small, TrainConfig(epochs=4, batch_size=8, progress=False))
+    # one step an epoch: the lr after epoch e is the schedule's value at step e
+    expected = [5e-4 * lr_factor(step, 4, 0.2) for step in range(1, 5)]
+    assert history["lr"][:3] == pytest.approx(expected[:3])
+
+
+def test_checkpoint_round_trip(small, tmp_path):
+    model = tiny_model()
+    config = TrainConfig(epochs=2, batch_size=4, progress=False)
+    train(model, small, config)
+    optimizer = torch.optim.Adam(model.parameters())
+    path = save_checkpoint(
+        tmp_path / "run" / "nerv.pt",
+        model,
+        {"model": model.config, "train": config},
+        optimizer,
+        epoch=2,
+    )
+    copy = tiny_model(seed=1)
+    info = load_checkpoint(path, copy, torch.optim.Adam(copy.parameters()))
+    times = torch.linspace(0, 1, 5)
+    assert torch.equal(model(times), copy(times))
+    assert info["epoch"] == 2 and info["configs"]["model"]["fc_dim"] == 8
+    assert NeRVConfig(**info["configs"]["model"]) == model.config
+    assert TrainConfig(**info["configs"]["train"]) == config
+
+
+def test_checkpoint_errors(small, tmp_path):
+    model = tiny_model()
+    with pytest.raises(FileNotFoundError, match="no checkpoint"):
+        load_checkpoint(tmp_path / "missing.pt", model)
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match="not a checkpoint"):
+        load_checkpoint(junk, model)
+    other = save_checkpoint(tmp_path / "wide.pt", tiny_model(fc_dim=12), {"model": {"fc_dim": 12}})
+    with pytest.raises(ValueError, match="does not fit this model.*fc_dim"):
+        load_checkpoint(other, model)
+
+
+def test_bad_input_is_refused(small):
+    model = tiny_model()
+    with pytest.raises(ValueError, match="empty batch"):
+        predict(model, small, torch.tensor([], dtype=torch.long))
+    with pytest.raises(ValueError, match="outside"):
+        train(model, small * 2, TrainConfig(epochs=1, progress=False))
+    with pytest.raises(ValueError, match="not divisible by the strides"):
+        NeRVConfig(**(TINY | {"height": 42}))
+    with pytest.raises(ValueError, match="amp"):
+        TrainConfig(amp="fp8")
+    wrong_size = F.interpolate(small, size=(80, 160))
+    with pytest.raises(ValueError, match="model outputs"):
+        train(model, wrong_size, TrainConfig(epochs=1, progress=False))
+
+
+def test_frame_times_span_zero_to_one(small):
+    times = frame_times(small, torch.arange(len(small)))
+    assert times[0] == 0 and times[-1] == 1 and torch.all(times.diff() > 0)
+    assert frame_times(small[:1], torch.tensor([0])).item() == 0
+    assert frame_times(small, torch.tensor([2])).item() == pytest.approx(2 / 7)
+
+
+def test_model_input_is_pluggable(small):
+    # an HNeRV-style model eats the frames themselves
+    model = torch.nn.Sequential(torch.nn.Conv2d(3, 3, 3, padding=1), torch.nn.Sigmoid())
+    config = TrainConfig(epochs=2, batch_size=4, loss="l2", progress=False)
+    history = train(model, small, config, model_input=lambda video, idx: video[idx])
+    assert len(history["loss"]) == 2
+    assert evaluate(model, small, lambda video, idx: video[idx])["psnr"].shape == (8,)

@@ -1,0 +1,89 @@
+"""nerv_lessons.upsample: the three upsampling blocks, their shapes and their costs."""
+
+import pytest
+import torch
+from torch import nn
+
+from nerv_lessons.upsample import UPSAMPLE_KINDS, Upsample, upsample_cost
+
+
+def test_kinds():
+    assert UPSAMPLE_KINDS == ("pixelshuffle", "bilinear", "deconv")
+
+
+def test_pixelshuffle_moves_channels_into_space():
+    tiny = torch.arange(16.0).reshape(1, 4, 2, 2)
+    expected = torch.tensor(
+        [[0, 4, 1, 5], [8, 12, 9, 13], [2, 6, 3, 7], [10, 14, 11, 15]], dtype=torch.float32
+    )
+    assert torch.equal(nn.PixelShuffle(2)(tiny)[0, 0], expected)
+
+
+def test_pixelshuffle_block_is_conv_then_shuffle():
+    block = Upsample(3, 2, 2, "pixelshuffle")
+    conv, shuffle = block.layers
+    assert isinstance(conv, nn.Conv2d) and conv.out_channels == 2 * 4 and conv.padding == (1, 1)
+    x = torch.randn(2, 3, 5, 6)
+    assert torch.equal(block(x), shuffle(conv(x)))
+
+
+@pytest.mark.parametrize("kind", UPSAMPLE_KINDS)
+@pytest.mark.parametrize("scale", [2, 3, 5])
+def test_output_shape(kind, scale):
+    block = Upsample(8, 6, scale, kind)
+    assert block(torch.randn(2, 8, 3, 4)).shape == (2, 6, 3 * scale, 4 * scale)
+
+
+@pytest.mark.parametrize(
+    "kind, params",
+    [
+        ("pixelshuffle", 8 * 6 * 4 * 9 + 6 * 4),  # conv 8 -> 6 * 2^2 channels, 3x3
+        ("bilinear", 8 * 6 * 9 + 6),  # conv 8 -> 6 channels, 3x3
+        ("deconv", 8 * 6 * 4 + 6),  # transposed conv 8 -> 6 channels, 2x2 kernel
+    ],
+)
+def test_parameter_counts(kind, params):
+    block = Upsample(8, 6, 2, kind)
+    assert sum(p.numel() for p in block.parameters()) == params
+    assert upsample_cost(block, 10, 12)["params"] == params
+
+
+def test_macs():
+    h, w = 10, 12
+    assert upsample_cost(Upsample(8, 6, 2, "pixelshuffle"), h, w)["macs"] == 8 * 6 * 4 * 9 * h * w
+    assert upsample_cost(Upsample(8, 6, 2, "bilinear"), h, w)["macs"] == 8 * 6 * 9 * 4 * h * w
+    assert upsample_cost(Upsample(8, 6, 2, "deconv"), h, w)["macs"] == 8 * 6 * 4 * h * w
+    assert upsample_cost(Upsample(8, 6, 3, "pixelshuffle", kernel_size=5), 2, 2)["macs"] == (
+        8 * 6 * 9 * 25 * 4
+    )
+
+
+def test_unknown_kind_lists_the_kinds():
+    with pytest.raises(ValueError, match="pixelshuffle, bilinear, deconv"):
+        Upsample(4, 4, 2, "nearest")
+
+
+@pytest.mark.parametrize(
+    "args, words",
+    [
+        ((0, 4, 2), "channels_in"),
+        ((4, 0, 2), "channels_out"),
+        ((4, 4, 0), "scale"),
+        ((4, 4, 2.5), "scale"),
+        ((4, 4, 2, "pixelshuffle", 4), "odd kernel"),
+        ((4, 4, 2, "bilinear", 0), "kernel_size"),
+    ],
+)
+def test_bad_sizes(args, words):
+    with pytest.raises(ValueError, match=words):
+        Upsample(*args)
+
+
+def test_wrong_input_channels_and_bad_cost_sizes():
+    block = Upsample(4, 4, 2)
+    with pytest.raises(ValueError, match=r"expected \(B, 4, H, W\)"):
+        block(torch.randn(1, 3, 5, 5))
+    with pytest.raises(ValueError, match=r"expected \(B, 4, H, W\)"):
+        block(torch.randn(4, 5, 5))
+    with pytest.raises(ValueError, match="height"):
+        upsample_cost(block, 0, 5)
