@@ -1,0 +1,290 @@
+# Generated from notebooks/04_hnerv.py by `python -m nerv_lessons._export`.
+# Edit the lesson, not this file: a test fails when the two differ.
+"""HNeRV: a hybrid neural representation (Chen et al., CVPR 2023).
+
+    frame (B, 3, H, W) -> ConvNeXt encoder -> embedding (B, d, h, w), 16 x 2 x 4 at 640x1280
+      -> 1x1 conv to c2 channels -> [conv k -> PixelShuffle(s) -> GELU] per stride
+      -> 3x3 head -> (tanh + 1) / 2
+
+The encoder is a tool for making embeddings: once the video is encoded, only the embeddings
+and the decoder are kept, so "size" counts those two and never the encoder. `hnerv_budget`
+picks the first decoder width c2 for a target size, as the paper's Table 15 does.
+Introduced in lesson 04 (notebooks/04_hnerv.ipynb).
+"""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from itertools import product
+
+import torch
+from torch import nn
+
+from nerv_lessons.data import check_strides
+from nerv_lessons.nerv import count_parameters, expect_shape, make_activation
+
+# The paper's strides for its three frame sizes (Table 15); other sizes get hnerv_strides'.
+PAPER_STRIDES = {
+    (640, 1280): (5, 4, 4, 2, 2),
+    (480, 960): (5, 4, 3, 2, 2),
+    (960, 1920): (5, 4, 4, 3, 2),
+}
+
+
+def hnerv_strides(height: int, width: int, grid: Sequence[int] = (2, 4)) -> tuple[int, ...]:
+    """Strides that shrink a frame to an h x w embedding grid: the paper's at its sizes,
+    else a 5 first (as the paper's) and then up to four strides of 4, 3 or 2, largest first."""
+    grid_h, grid_w = grid
+    if height % grid_h or width % grid_w or height // grid_h != width // grid_w:
+        raise ValueError(
+            f"a {height}x{width} frame does not shrink evenly to a {grid_h}x{grid_w} grid: "
+            f"the frame's aspect ratio must equal the grid's"
+        )
+    if (height, width) in PAPER_STRIDES and tuple(grid) == (2, 4):
+        return PAPER_STRIDES[height, width]
+    total = height // grid_h
+    if total % 5 == 0:
+        for count in (4, 3, 2, 1):
+            # Largest strides first: tuples in descending order, the lexically largest wins.
+            for rest in product((4, 3, 2), repeat=count):
+                if list(rest) == sorted(rest, reverse=True) and math.prod(rest) == total // 5:
+                    return (5, *rest)
+    raise ValueError(
+        f"no strides of 5 then 4, 3 or 2 shrink {height}x{width} to a {grid_h}x{grid_w} grid "
+        f"(that needs a total stride of {total}): pass strides=... yourself, or pick a frame "
+        "size that is 2x4 grid cells times 5 times 4s, 3s and 2s (640x1280, 320x640, 80x160)"
+    )
+
+
+@dataclass
+class HNeRVConfig:
+    """Every size and choice of HNeRV. The defaults are the paper's 1.5M Bunny model."""
+
+    height: int = 640  # frame height; the strides' product must divide it into the grid
+    width: int = 1280  # frame width, likewise
+    strides: tuple[int, ...] = (5, 4, 4, 2, 2)  # encoder and decoder, one per stage
+    encoder_width: int = 64  # c1: ConvNeXt channels in every stage but the last
+    embed_dim: int = 16  # d: channels of the embedding (the last encoder stage's width)
+    fc_dim: int = 68  # c2: the decoder's first width, the knob that sets the size
+    reduction: float = 1.2  # r: each decoder block divides the width by r...
+    min_width: int = 12  # ...but never goes below this (the paper's Ch_min)
+    kernel_min: int = 1  # the first block's kernel; each later block adds 2...
+    kernel_max: int = 5  # ...up to this (K_min, K_max = 1, 5 in the paper)
+    activation: str = "gelu"
+
+    def __post_init__(self):
+        self.strides = tuple(int(s) for s in self.strides)  # lists from JSON/asdict -> tuple
+        check_strides(self.height, self.width, self.strides)
+        make_activation(self.activation)  # raises on an unknown name, listing the choices
+        if self.reduction < 1:
+            raise ValueError(f"reduction r must be >= 1 (widths shrink), got {self.reduction}")
+        if not 1 <= self.kernel_min <= self.kernel_max or self.kernel_min % 2 == 0:
+            raise ValueError(
+                f"kernels must be odd with 1 <= kernel_min <= kernel_max, "
+                f"got {self.kernel_min}, {self.kernel_max}"
+            )
+        if min(self.encoder_width, self.embed_dim, self.fc_dim, self.min_width) < 1:
+            raise ValueError("widths must be >= 1")
+
+    @property
+    def grid(self) -> tuple[int, int]:
+        """(h, w) of the embedding: the frame divided by the strides' product."""
+        total = math.prod(self.strides)
+        return self.height // total, self.width // total
+
+    def kernels(self) -> list[int]:
+        """Each decoder block's kernel: kernel_min, then +2 per block, capped at kernel_max."""
+        return [min(self.kernel_min + 2 * i, self.kernel_max) for i in range(len(self.strides))]
+
+    def widths(self) -> list[int]:
+        """Each decoder block's output channels: C_out = max(round(C_in / r), min_width)."""
+        widths, width = [], self.fc_dim
+        for _ in self.strides:
+            width = max(round(width / self.reduction), self.min_width)
+            widths.append(width)
+        return widths
+
+    def embedding_numbers(self, frames: int) -> int:
+        """How many numbers the embeddings of `frames` frames hold (d * h * w each)."""
+        grid_h, grid_w = self.grid
+        return frames * self.embed_dim * grid_h * grid_w
+
+
+class LayerNorm2d(nn.Module):
+    """LayerNorm over the channels of a (B, C, H, W) map, at every pixel (ConvNeXt's norm)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+class ConvNeXtBlock(nn.Module):
+    """x + scale * MLP(norm(depthwise 7x7 conv(x))): the ConvNeXt block (Liu et al., 2022)."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.depthwise = nn.Conv2d(channels, channels, kernel_size=7, padding=3, groups=channels)
+        self.norm = LayerNorm2d(channels)
+        self.expand = nn.Conv2d(channels, 4 * channels, kernel_size=1)
+        self.activation = nn.GELU()
+        self.project = nn.Conv2d(4 * channels, channels, kernel_size=1)
+        # Layer scale starts tiny, so each block starts close to the identity.
+        self.scale = nn.Parameter(torch.full((channels, 1, 1), 1e-6))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = self.project(self.activation(self.expand(self.norm(self.depthwise(x)))))
+        return x + self.scale * y
+
+
+class Encoder(nn.Module):
+    """Frames (B, 3, H, W) -> embeddings (B, d, h, w): per stride, a patchify conv
+    (kernel = stride) + LayerNorm + one ConvNeXt block. Widths c1, ..., c1, d."""
+
+    def __init__(self, config: HNeRVConfig):
+        super().__init__()
+        widths = [config.encoder_width] * (len(config.strides) - 1) + [config.embed_dim]
+        stages, channels = [], 3
+        for stride, width in zip(config.strides, widths):
+            patchify = nn.Conv2d(channels, width, kernel_size=stride, stride=stride)
+            stages.append(nn.Sequential(patchify, LayerNorm2d(width), ConvNeXtBlock(width)))
+            channels = width
+        self.stages = nn.Sequential(*stages)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.stages(frames)
+
+
+class HNeRVBlock(nn.Module):
+    """conv k x k (C_in -> C_out * s^2) -> PixelShuffle(s) -> activation: upscale by s."""
+
+    def __init__(self, in_channels, out_channels, stride, kernel_size, activation="gelu"):
+        super().__init__()
+        self.conv = nn.Conv2d(
+            in_channels, out_channels * stride**2, kernel_size, padding=kernel_size // 2
+        )
+        self.shuffle = nn.PixelShuffle(stride)
+        self.activation = make_activation(activation)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.activation(self.shuffle(self.conv(x)))
+
+
+class Decoder(nn.Module):
+    """Embeddings (B, d, h, w) -> frames (B, 3, H, W) in [0, 1]. Everything here counts in size."""
+
+    def __init__(self, config: HNeRVConfig):
+        super().__init__()
+        self.config = config
+        self.stem = nn.Sequential(
+            nn.Conv2d(config.embed_dim, config.fc_dim, kernel_size=1),
+            make_activation(config.activation),
+        )
+        blocks, channels = [], config.fc_dim
+        for stride, kernel, width in zip(config.strides, config.kernels(), config.widths()):
+            blocks.append(HNeRVBlock(channels, width, stride, kernel, config.activation))
+            channels = width
+        self.blocks = nn.ModuleList(blocks)
+        self.head = nn.Conv2d(channels, 3, kernel_size=3, padding=1)
+
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+        config, batch = self.config, embedding.shape[0]
+        h, w = config.grid
+        expect_shape(embedding, (batch, config.embed_dim, h, w), "decoder input (embedding)")
+        x = self.stem(embedding)
+        for index, (block, stride, width) in enumerate(
+            zip(self.blocks, config.strides, config.widths())
+        ):
+            x = block(x)  # (B, C, h, w) -> (B, width, h*stride, w*stride)
+            h, w = h * stride, w * stride
+            expect_shape(x, (batch, width, h, w), f"block {index + 1} (stride {stride})")
+        return (torch.tanh(self.head(x)) + 1) / 2  # NeRV's output squash, as HNeRV's code
+
+
+class HNeRV(nn.Module):
+    """Frames (B, 3, H, W) -> encoder -> embeddings -> decoder -> frames (B, 3, H, W).
+
+    `encode` and `decode` are the two halves: lesson 05 decodes embeddings the encoder never
+    made (interpolations), lesson 08 stores the embeddings and the decoder, not the encoder."""
+
+    def __init__(self, config: HNeRVConfig):
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        self.decoder = Decoder(config)
+
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        config = self.config
+        expect_shape(frames, (frames.shape[0], 3, config.height, config.width), "HNeRV input")
+        return self.encoder(frames)
+
+    def decode(self, embedding: torch.Tensor) -> torch.Tensor:
+        return self.decoder(embedding)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.decode(self.encode(frames))
+
+
+def frames_in(video: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
+    """HNeRV's input for a batch of frame indices: the frames themselves (for `train`)."""
+    return video[indices]
+
+
+def hnerv_size(config: HNeRVConfig, frames: int) -> int:
+    """The paper's size: embeddings of all frames + decoder parameters (no encoder)."""
+    with torch.device("meta"):  # counts without allocating any weights
+        decoder = count_parameters(Decoder(config))
+    return config.embedding_numbers(frames) + decoder
+
+
+def hnerv_budget(
+    size: float, frames: int, height: int = 640, width: int = 1280, **changes
+) -> HNeRVConfig:
+    """The HNeRV of about `size` million numbers (embeddings + decoder) for `frames` frames,
+    by choosing the decoder's first width c2 as the paper's code does: write the size as a
+    quadratic in c2 (every width c2 / r^i, not yet rounded), solve it, round down.
+    This reproduces every c2 of the paper's Table 15 (1.5M at 640x1280 -> 68)."""
+    if "strides" not in changes:
+        changes["strides"] = hnerv_strides(height, width, changes.pop("grid", (2, 4)))
+    shape = HNeRVConfig(height=height, width=width, **changes)
+    r, d = shape.reduction, shape.embed_dim
+    # size(c2) = a c2^2 + b c2 + c, layer by layer, with C_i = c2 / r^i.
+    a, b, c = 0.0, d + 1.0, shape.embedding_numbers(frames) + 3.0  # stem 1x1 conv; head bias
+    for i, (stride, kernel) in enumerate(zip(shape.strides, shape.kernels())):
+        a += kernel**2 * stride**2 / r ** (2 * i + 1)  # conv weights: k^2 C_i C_(i+1) s^2
+        b += stride**2 / r ** (i + 1)  # conv bias: C_(i+1) s^2
+    b += 9 * 3 / r ** len(shape.strides)  # 3x3 head to RGB
+    c -= size * 1e6
+    fc_dim = math.floor((-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)) if c < 0 else 0
+    if fc_dim < shape.min_width:
+        raise ValueError(
+            f"a {size}M budget is too small for HNeRV on {frames} frames of {height}x{width}: "
+            f"the embeddings alone take {shape.embedding_numbers(frames) / 1e6:.4f}M, and the "
+            f"first width would be {fc_dim}, below the {shape.min_width}-channel floor. Raise "
+            "the budget, or lower embed_dim or min_width"
+        )
+    return replace(shape, fc_dim=fc_dim)
+
+
+def interpolate_embeddings(
+    first: torch.Tensor, second: torch.Tensor, weight: float
+) -> torch.Tensor:
+    """(1 - weight) * first + weight * second: an embedding between two frames' (lesson 05)."""
+    if first.shape != second.shape:
+        raise ValueError(
+            f"embeddings to interpolate must have one shape, got {tuple(first.shape)} "
+            f"and {tuple(second.shape)}"
+        )
+    if not 0 <= weight <= 1:
+        raise ValueError(f"weight must be in [0, 1] (0 gives first, 1 second), got {weight}")
+    return torch.lerp(first, second, weight)
+
+
+def stage_parameters(decoder: nn.Module) -> dict[str, int]:
+    """Parameters of each part of a decoder, in order: stem, block 1..n, head."""
+    parts = {"stem": decoder.stem}
+    parts |= {f"block {i + 1}": block for i, block in enumerate(decoder.blocks)}
+    parts["head"] = decoder.head
+    return {name: count_parameters(part) for name, part in parts.items()}
