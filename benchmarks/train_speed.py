@@ -41,17 +41,29 @@ class FrameDataset(Dataset):
         return torch.tensor(index / max(len(self.frames) - 1, 1)), self.frames[index]
 
 
-def reference_loop(model, frames, epochs, loss_name, device):
-    """A plain loop: DataLoader, copy to device, fp32, .item() each step. Returns seconds."""
-    loader = DataLoader(FrameDataset(frames), batch_size=1, shuffle=True, num_workers=0)
-    optimizer = torch.optim.Adam(model.parameters(), lr=5e-4, betas=(0.5, 0.999))
+def reference_loop(
+    model,
+    frames,
+    epochs,
+    loss_name,
+    device,
+    batch_size=1,
+    lr=5e-4,
+    betas=(0.5, 0.999),
+    feed_frames=False,
+):
+    """A plain loop: DataLoader, copy to device, fp32, .item() each step. Returns seconds.
+
+    The model takes the batch's times (NeRV), or with feed_frames=True the frames (HNeRV)."""
+    loader = DataLoader(FrameDataset(frames), batch_size=batch_size, shuffle=True, num_workers=0)
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
     loss_function = make_loss(loss_name)
     model.to(device).train()
     start = time.perf_counter()
     for _ in range(epochs):
         for times, target in loader:
             times, target = times.to(device), target.to(device)
-            loss = loss_function(model(times), target)
+            loss = loss_function(model(target if feed_frames else times), target)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
@@ -61,12 +73,14 @@ def reference_loop(model, frames, epochs, loss_name, device):
     return time.perf_counter() - start
 
 
-def ours(model, frames, epochs, loss_name, device):
-    """The course's loop on the same work. Returns seconds."""
+def ours(model, frames, epochs, loss_name, device, model_input=frame_times, **changes):
+    """The course's loop on the same work (TrainConfig changes as given). Returns seconds."""
     video = frames.to(device)
-    config = TrainConfig(epochs=epochs, batch_size=1, loss=loss_name, progress=False)
+    config = TrainConfig(
+        epochs=epochs, loss=loss_name, progress=False, **({"batch_size": 1} | changes)
+    )
     start = time.perf_counter()
-    train(model, video, config, model_input=frame_times)
+    train(model, video, config, model_input=model_input)
     if device.type == "cuda":
         torch.cuda.synchronize()
     return time.perf_counter() - start

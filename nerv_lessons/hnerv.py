@@ -78,10 +78,17 @@ class HNeRVConfig:
         make_activation(self.activation)  # raises on an unknown name, listing the choices
         if self.reduction < 1:
             raise ValueError(f"reduction r must be >= 1 (widths shrink), got {self.reduction}")
-        if not 1 <= self.kernel_min <= self.kernel_max or self.kernel_min % 2 == 0:
+        kernels = {"kernel_min": self.kernel_min, "kernel_max": self.kernel_max}
+        even = [f"{name}={value}" for name, value in kernels.items() if value % 2 == 0]
+        if even:  # an even kernel with padding k // 2 grows the map by one pixel
             raise ValueError(
-                f"kernels must be odd with 1 <= kernel_min <= kernel_max, "
-                f"got {self.kernel_min}, {self.kernel_max}"
+                f"kernels must be odd (1, 3, 5, ...) so that a block keeps the map's size, "
+                f"got {', '.join(even)}"
+            )
+        if not 1 <= self.kernel_min <= self.kernel_max:
+            raise ValueError(
+                f"kernels need 1 <= kernel_min <= kernel_max, "
+                f"got kernel_min={self.kernel_min}, kernel_max={self.kernel_max}"
             )
         if min(self.encoder_width, self.embed_dim, self.fc_dim, self.min_width) < 1:
             raise ValueError("widths must be >= 1")
@@ -245,7 +252,13 @@ def hnerv_budget(
     """The HNeRV of about `size` million numbers (embeddings + decoder) for `frames` frames,
     by choosing the decoder's first width c2 as the paper's code does: write the size as a
     quadratic in c2 (every width c2 / r^i, not yet rounded), solve it, round down.
-    This reproduces every c2 of the paper's Table 15 (1.5M at 640x1280 -> 68)."""
+    This reproduces every c2 of the paper's Table 15 (1.5M at 640x1280 -> 68).
+    `changes` are HNeRVConfig fields, or grid=(h, w) to let `hnerv_strides` pick the strides."""
+    if "strides" in changes and "grid" in changes:
+        raise ValueError(
+            f"give grid= or strides=, not both (got grid={changes['grid']}, "
+            f"strides={changes['strides']}): the strides set the grid"
+        )
     if "strides" not in changes:
         changes["strides"] = hnerv_strides(height, width, changes.pop("grid", (2, 4)))
     shape = HNeRVConfig(height=height, width=width, **changes)

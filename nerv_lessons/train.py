@@ -7,7 +7,9 @@
 The clip lives on the device as one tensor and batches are index tensors; losses stay on the
 device between log points; Adam with warm-up + cosine per step; bf16/fp16 autocast and
 channels-last on CUDA only. `evaluate` gives per-frame PSNR and MS-SSIM; `save_checkpoint` and
-`load_checkpoint` keep model, configs, optimizer and epoch. Introduced in lesson 03
+`load_checkpoint` keep model, configs, optimizer and epoch. `train(..., mask=known)` counts only
+the known pixels (1 = known, 0 = hole) in pixel losses, for inpainting (lesson 09); a loss
+that turns non-finite stops the run with a RuntimeError. Introduced in lesson 03
 (notebooks/03_nerv.ipynb).
 """
 
@@ -27,12 +29,25 @@ from nerv_lessons.data import check_frames
 from nerv_lessons.metrics import ms_ssim, ms_ssim_window, psnr
 
 
-def l1_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return (pred - target).abs().mean()
+def _known_mean(errors: torch.Tensor, known: torch.Tensor | None) -> torch.Tensor:
+    """The mean of per-pixel errors (B, 3, H, W), over all pixels or only the known ones
+    (`known` is (B, 1 or 3, H, W), 1 = known, 0 = hole): holes add nothing, not even zeros.
+
+    Dividing by the known-pixel count is our choice: HNeRV's code takes loss(out * M, gt * M),
+    a mean over all pixels with the holes as zeros, which is this mean times the batch's known
+    fraction (about 0.99 for the five boxes): the same gradients, slightly smaller."""
+    if known is None:
+        return errors.mean()
+    known = known.expand_as(errors)
+    return (errors * known).sum() / known.sum()
 
 
-def l2_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    return (pred - target).pow(2).mean()
+def l1_loss(pred: torch.Tensor, target: torch.Tensor, known=None) -> torch.Tensor:
+    return _known_mean((pred - target).abs(), known)
+
+
+def l2_loss(pred: torch.Tensor, target: torch.Tensor, known=None) -> torch.Tensor:
+    return _known_mean((pred - target).pow(2), known)
 
 
 def ssim_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -47,13 +62,19 @@ def ms_ssim_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 LOSSES = {"l1": l1_loss, "l2": l2_loss, "ssim": ssim_loss, "ms-ssim": ms_ssim_loss}
+# Losses of single pixels, which a mask can restrict to the known pixels. SSIM compares 11x11
+# windows, and a window that straddles a hole would still see the hole: not maskable here.
+PIXEL_LOSSES = ("l1", "l2")
 # NeRV's loss ("Fusion6" in its code): 0.7 L1 + 0.3 (1 - SSIM).
 NAMED_LOSSES = {"fusion": "0.7*l1 + 0.3*ssim"}
 
 
-def make_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def make_loss(name: str, masked: bool = False) -> Callable[..., torch.Tensor]:
     """The loss called `name`: one of l1, l2, ssim, ms-ssim, fusion, or a weighted sum of
-    them such as "0.7*l1 + 0.3*ssim" (a bare name has weight 1). Computed in float32."""
+    them such as "0.7*l1 + 0.3*ssim" (a bare name has weight 1). Computed in float32.
+
+    The loss is called as loss(pred, target) or, when `masked`, loss(pred, target, known)
+    with known (B, 1 or 3, H, W), 1 = known pixel: the paper's (1 - M) with M = 1 on holes."""
     terms = []
     for term in NAMED_LOSSES.get(name.strip().lower(), name).split("+"):
         weight, _, key = term.strip().lower().rpartition("*")
@@ -63,11 +84,17 @@ def make_loss(name: str) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
                 f"unknown loss {key.strip()!r} in {name!r}: choose from {choices}, "
                 'or a weighted sum such as "0.7*l1 + 0.3*ssim"'
             )
+        if masked and key.strip() not in PIXEL_LOSSES:
+            raise ValueError(
+                f"loss {name!r} has a {key.strip()!r} term, which a mask cannot restrict to "
+                "the known pixels (its windows straddle the holes): use l1 or l2 or a "
+                'weighted sum of them, e.g. loss="l2" as HNeRV\'s inpainting'
+            )
         terms.append((float(weight) if weight else 1.0, LOSSES[key.strip()]))
 
-    def loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def loss(pred: torch.Tensor, target: torch.Tensor, *known) -> torch.Tensor:
         pred, target = pred.float(), target.float()
-        return sum(weight * function(pred, target) for weight, function in terms)
+        return sum(weight * function(pred, target, *known) for weight, function in terms)
 
     return loss
 
@@ -153,16 +180,25 @@ def train(
     video: torch.Tensor,
     config: TrainConfig,
     model_input: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] = frame_times,
+    mask: torch.Tensor | None = None,
 ) -> dict[str, list[float]]:
     """Fit `model` to `video` (T x 3 x H x W in [0, 1], on the device to train on).
 
     model_input(video, indices) gives what model.forward takes for a batch of frame indices:
     `frame_times` for NeRV, the frames themselves for HNeRV. Returns the history:
     epoch, loss, psnr (training), lr and seconds (since the start), one entry per epoch.
+
+    mask: None (every pixel counts) or (T, 1 or 3, H, W) on the video's device with
+    1 = known pixel and 0 = hole; the loss and the training PSNR then count known pixels
+    only. The model's input is still model_input's, so for inpainting pass the masked
+    frames there (lesson 09). A loss that turns NaN or infinite raises a RuntimeError,
+    checked every `log_every` steps and at the end (no extra sync per step).
     """
     check_frames(video, "video")
     device, frames = video.device, len(video)
-    loss_function = make_loss(config.loss)
+    if mask is not None:
+        check_mask(mask, video)
+    loss_function = make_loss(config.loss, masked=mask is not None)
     cuda = device.type == "cuda"
     model.to(device).train()
     if cuda and config.channels_last:
@@ -184,14 +220,15 @@ def train(
                 f"the model outputs {tuple(pred.shape)} for frames of {tuple(target.shape)}: "
                 "build the model for the video's frame size"
             )
-        # Lesson 09 (inpainting) weighs this loss with a mask: this is the one place to do so.
-        loss = loss_function(pred, target)
+        # With a mask (lesson 09), only the known pixels count, in the loss and in the PSNR.
+        known = () if mask is None else (mask[indices],)
+        loss = loss_function(pred, target, *known)
         optimizer.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(optimizer)
         scaler.update()
         scheduler.step()
-        return loss.detach(), (pred.detach() - target).pow(2).mean()
+        return loss.detach(), l2_loss(pred.detach(), target, *known)
 
     history = {"epoch": [], "loss": [], "psnr": [], "lr": [], "seconds": []}
     bar = tqdm(total=total_steps, disable=not config.progress, unit="step", leave=False)
@@ -204,9 +241,16 @@ def train(
             losses.append(loss)
             errors.append(error)
             done += 1
-            if config.progress and done % config.log_every == 0:
-                bar.update(config.log_every)
-                bar.set_postfix(epoch=epoch, loss=f"{loss.item():.4f}")  # a sync, every N steps
+            if done % config.log_every == 0:
+                # A sync every N steps: is the loss still finite? NaN weights stay NaN, so
+                # the latest loss tells; the progress bar reads the same number.
+                if not math.isfinite(value := loss.item()):
+                    _stop_diverged(
+                        history["loss"] + [torch.stack(losses).mean()], config, mask is not None
+                    )
+                if config.progress:
+                    bar.update(config.log_every)
+                    bar.set_postfix(epoch=epoch, loss=f"{value:.4f}")
         epoch_loss, epoch_mse = torch.stack(losses).mean(), torch.stack(errors).mean()
         history["epoch"].append(epoch)
         history["loss"].append(epoch_loss)  # tensors until the end: no sync per epoch either
@@ -218,10 +262,52 @@ def train(
     if cuda:
         torch.cuda.synchronize()
         history["seconds"][-1] = time.perf_counter() - start  # the true end of the last epoch
+    if not torch.isfinite(torch.stack(history["loss"])).all():  # since the last check
+        _stop_diverged(history["loss"], config, mask is not None)
     for key in ("loss", "psnr"):
         history[key] = torch.stack(history[key]).tolist()  # one sync for the whole run
     model.eval()
     return history
+
+
+def check_mask(mask: torch.Tensor, video: torch.Tensor) -> None:
+    """A training mask: (T, 1 or 3, H, W) of 0s and 1s on the video's device, no empty frame."""
+    frames, _, height, width = video.shape
+    if mask.dim() != 4 or mask.shape[1] not in (1, 3) or mask.shape[0] != frames:
+        raise ValueError(
+            f"mask is {tuple(mask.shape)}, the video {tuple(video.shape)}: pass a mask of "
+            f"({frames}, 1, {height}, {width}) or ({frames}, 3, {height}, {width}), "
+            "1 = known pixel, 0 = hole"
+        )
+    if mask.shape[2:] != video.shape[2:]:
+        raise ValueError(
+            f"mask frames are {tuple(mask.shape[2:])}, video frames {(height, width)}: "
+            "make the mask at the video's frame size"
+        )
+    if mask.device != video.device:
+        raise ValueError(f"mask is on {mask.device}, the video on {video.device}: move it")
+    if ((mask != 0) & (mask != 1)).any():
+        raise ValueError("mask holds values other than 0 and 1: 1 = known pixel, 0 = hole")
+    empty = (mask.flatten(1).sum(1) == 0).nonzero().flatten().tolist()
+    if empty:
+        raise ValueError(
+            f"frames {empty[:5]} of the mask have no known pixel, so their loss is 0/0: "
+            "every frame needs some known pixels (shrink the holes or drop those frames)"
+        )
+
+
+def _stop_diverged(
+    epoch_losses: list[torch.Tensor], config: TrainConfig, masked: bool = False
+) -> None:
+    """Raise the error that says where training diverged and what to try."""
+    finite = torch.isfinite(torch.stack(epoch_losses)).tolist()
+    epoch = finite.index(False) + 1 if False in finite else len(finite)
+    hint = "; masked (inpainting) runs of HNeRV are reported to diverge at lr 1e-3"
+    raise RuntimeError(
+        f"training diverged: the loss became NaN or infinite in epoch {epoch} of "
+        f"{config.epochs} at peak lr {config.lr:g}. Lower the learning rate (try "
+        f"lr={config.lr / 5:g}) or lengthen the warm-up" + (hint if masked else "")
+    )
 
 
 @torch.no_grad()

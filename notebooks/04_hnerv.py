@@ -48,19 +48,6 @@ from nerv_lessons.scales import start_lesson
 scale, device = start_lesson()
 notebook_start = time.perf_counter()
 
-# %%
-# %config InlineBackend.figure_formats = ["jpeg"]
-import time
-
-import matplotlib.pyplot as plt
-import torch
-
-from nerv_lessons.data import load_clip
-from nerv_lessons.scales import start_lesson
-
-scale, device = start_lesson()
-notebook_start = time.perf_counter()
-
 # %% [markdown]
 # ## Strides: from a frame to a 2x4 grid
 #
@@ -160,10 +147,17 @@ class HNeRVConfig:
         make_activation(self.activation)  # raises on an unknown name, listing the choices
         if self.reduction < 1:
             raise ValueError(f"reduction r must be >= 1 (widths shrink), got {self.reduction}")
-        if not 1 <= self.kernel_min <= self.kernel_max or self.kernel_min % 2 == 0:
+        kernels = {"kernel_min": self.kernel_min, "kernel_max": self.kernel_max}
+        even = [f"{name}={value}" for name, value in kernels.items() if value % 2 == 0]
+        if even:  # an even kernel with padding k // 2 grows the map by one pixel
             raise ValueError(
-                f"kernels must be odd with 1 <= kernel_min <= kernel_max, "
-                f"got {self.kernel_min}, {self.kernel_max}"
+                f"kernels must be odd (1, 3, 5, ...) so that a block keeps the map's size, "
+                f"got {', '.join(even)}"
+            )
+        if not 1 <= self.kernel_min <= self.kernel_max:
+            raise ValueError(
+                f"kernels need 1 <= kernel_min <= kernel_max, "
+                f"got kernel_min={self.kernel_min}, kernel_max={self.kernel_max}"
             )
         if min(self.encoder_width, self.embed_dim, self.fc_dim, self.min_width) < 1:
             raise ValueError("widths must be >= 1")
@@ -360,7 +354,13 @@ def hnerv_budget(
     """The HNeRV of about `size` million numbers (embeddings + decoder) for `frames` frames,
     by choosing the decoder's first width c2 as the paper's code does: write the size as a
     quadratic in c2 (every width c2 / r^i, not yet rounded), solve it, round down.
-    This reproduces every c2 of the paper's Table 15 (1.5M at 640x1280 -> 68)."""
+    This reproduces every c2 of the paper's Table 15 (1.5M at 640x1280 -> 68).
+    `changes` are HNeRVConfig fields, or grid=(h, w) to let `hnerv_strides` pick the strides."""
+    if "strides" in changes and "grid" in changes:
+        raise ValueError(
+            f"give grid= or strides=, not both (got grid={changes['grid']}, "
+            f"strides={changes['strides']}): the strides set the grid"
+        )
     if "strides" not in changes:
         changes["strides"] = hnerv_strides(height, width, changes.pop("grid", (2, 4)))
     shape = HNeRVConfig(height=height, width=width, **changes)
@@ -410,3 +410,441 @@ def stage_parameters(decoder: nn.Module) -> dict[str, int]:
     parts |= {f"block {i + 1}": block for i, block in enumerate(decoder.blocks)}
     parts["head"] = decoder.head
     return {name: count_parameters(part) for name, part in parts.items()}
+
+
+# %% [markdown]
+# ## From a Bunny frame to its embedding
+#
+# One real frame of the clip through the encoder, stage by stage. Every stage divides the
+# frame by its stride; the last one leaves `d` channels on the 2x4 grid: the embedding.
+
+# %%
+from nerv_lessons.nerv import count_parameters
+
+video = load_clip(scale, device)
+config = hnerv_budget(scale.model_params, scale.frames, scale.height, scale.width)
+torch.manual_seed(0)
+model = HNeRV(config).to(device)
+x = video[:1]  # (1, 3, H, W): the clip's first frame
+print(f"frame              {tuple(x.shape)}")
+with torch.no_grad():
+    for index, (stage, stride) in enumerate(zip(model.encoder.stages, config.strides)):
+        x = stage(x)
+        print(f"encoder stage {index + 1} (stride {stride}) -> {tuple(x.shape)}")
+print(f"embedding: {x[0].numel()} numbers for a frame of {video[0].numel():,}")
+
+# %% [markdown]
+# Which parts count in HNeRV's size? To play the video back you need the embeddings (one per
+# frame) and the decoder. The encoder only *made* the embeddings: once every frame is encoded
+# it is thrown away, just as a video codec's decoder does not ship the encoder. So "size" is
+# embeddings + decoder, and the encoder's parameters are free. Counted at this scale and at
+# the paper's 1.5M (on the `meta` device: no memory spent):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+paper_config = hnerv_budget(1.5, 132)  # the paper's Bunny model: 132 frames of 640x1280
+
+
+def show_size_parts(name, config, frames):
+    """Embeddings, decoder and encoder of a config, counted on the meta device."""
+    with torch.device("meta"):
+        built = HNeRV(config)
+    parts = {
+        "embeddings": config.embedding_numbers(frames),
+        "decoder": count_parameters(built.decoder),
+        "encoder (not stored)": count_parameters(built.encoder),
+    }
+    print(f"{name}: {config.height}x{config.width}, {frames} frames")
+    for part, count in parts.items():
+        print(f"  {part:<22} {count:>10,}")
+    print(f"  {'size (hnerv_size)':<22} {hnerv_size(config, frames):>10,}")
+
+
+show_size_parts("paper 1.5M", paper_config, 132)
+
+# %%
+show_size_parts(f"{scale.name} scale", config, scale.frames)
+
+# %% [markdown]
+# ## The budget solver against the paper's Table 15
+#
+# The paper lists the first decoder width c2 it used for each size. `hnerv_budget` solves for
+# c2 from the size alone; here are its answers beside the paper's, with the size each gives.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+table15 = [  # (height, width, size in M, the paper's c2)
+    (640, 1280, 0.35, 32),
+    (640, 1280, 0.75, 48),
+    (640, 1280, 1.5, 68),
+    (640, 1280, 3, 97),
+    (480, 960, 3, 110),
+    (960, 1920, 3, 92),
+]
+print(f"{'frame':>9} {'size':>5} {'strides':>15} | {'paper c2':>8} | {'ours c2':>7} {'total':>10}")
+for height, width, size, paper_c2 in table15:
+    solved = hnerv_budget(size, 132, height, width)
+    total = hnerv_size(solved, 132)
+    print(
+        f"{height}x{width:<5} {size:5} {str(solved.strides):>15} | {paper_c2:8d} | "
+        f"{solved.fc_dim:7d} {total:10,}"
+    )
+
+# %%
+print(f"this lesson's model ({scale.describe()}):\n{config}")
+print(f"size {hnerv_size(config, scale.frames):,} for a budget of {scale.model_params}M")
+
+# %% [markdown]
+# ## Where the parameters go: NeRV blocks against HNeRV blocks
+#
+# A NeRV block has a 3x3 kernel everywhere and halves the width each time; an HNeRV block
+# starts with a 1x1 kernel, grows it to 5, and divides the width by only 1.2. Solve both for
+# the same budget with `hnerv_budget` and count each stage with `stage_parameters`: NeRV-style
+# blocks put nearly everything in the first block, which works on the tiny 2x4 grid, while
+# HNeRV spreads the parameters towards the late, high-resolution stages where the detail is.
+# Each panel prints both sizes and their ratio: the budget is the same, the sizes may not be.
+
+# %%
+styles = {
+    "NeRV blocks (K=3, r=2)": dict(kernel_min=3, kernel_max=3, reduction=2.0),
+    "HNeRV blocks (K=1..5, r=1.2)": dict(),
+}
+settings = [("paper, 1.5M", 1.5, 132, 640, 1280)]
+settings.append(
+    (
+        f"{scale.name}, {scale.model_params}M",
+        scale.model_params,
+        scale.frames,
+        scale.height,
+        scale.width,
+    )
+)
+figure, axes = plt.subplots(1, len(settings), figsize=(12, 3.4))
+for axis, (title, size, frames, height, width) in zip(axes, settings):
+    print(f"{title} ({height}x{width}):")
+    totals = []
+    for offset, (style, changes) in zip((-0.2, 0.2), styles.items()):
+        chosen = hnerv_budget(size, frames, height, width, **changes)
+        totals.append(hnerv_size(chosen, frames))
+        with torch.device("meta"):
+            counts = stage_parameters(Decoder(chosen))
+        (h, w), shapes = chosen.grid, [f"{chosen.fc_dim}x{chosen.grid[0]}x{chosen.grid[1]}"]
+        for stride, channels in zip(chosen.strides, chosen.widths()):
+            h, w = h * stride, w * stride
+            shapes.append(f"{channels}x{h}x{w}")
+        shapes.append(f"3x{h}x{w}")
+        print(f"  {style}: c2 {chosen.fc_dim}, size {hnerv_size(chosen, frames):,}")
+        for (stage, count), shape in zip(counts.items(), shapes):
+            print(f"    {stage:<8} {count:>9,}  -> {shape}")
+        positions = [i + offset for i in range(len(counts))]
+        axis.bar(positions, list(counts.values()), width=0.4, label=style)
+    print(f"  size of NeRV blocks / HNeRV blocks: {totals[0] / totals[1]:.2f}")
+    axis.set_xticks(range(len(counts)), list(counts))
+    axis.set(title=title, ylabel="parameters", yscale="log")
+    axis.legend(fontsize=8)
+figure.tight_layout()
+plt.show()
+
+# %% [markdown]
+# At the paper's size both styles land within about 1 % of 1.5M. At the quick scale the
+# 12-channel floor (`min_width`) catches most widths: the NeRV-style decoder cannot shrink
+# below it and overshoots the budget (about 70k numbers against HNeRV's 52k there), so that
+# panel compares unequal sizes, and the two styles differ less than at the paper's size: the
+# balance argument needs room to show.
+#
+# ## HNeRV against NeRV at equal size (Table 2)
+#
+# Both models get the same budget (the scale's) and the same recipe, HNeRV's: Adam (0.9,
+# 0.999), L2 loss, warm-up 0.1, the scale's batch and epochs. NeRV is the widest NeRV within
+# the budget (`nerv_for_scale`), HNeRV's c2 comes from `hnerv_budget`; both sizes and their
+# ratio are printed (rounding the widths leaves them a few percent apart). A quick-scale run
+# is ~160 steps where the paper's is ~20,000, so the quick scale uses lr 5e-3 (the table's
+# cell also trains HNeRV at 1e-3 there and prints what it reaches); larger scales use the
+# paper's 1e-3. One small helper trains any config with that recipe and scores it.
+
+# %%
+from dataclasses import replace
+
+from nerv_lessons.nerv import NeRV, NeRVConfig, nerv_for_scale
+from nerv_lessons.train import TrainConfig, evaluate, frame_times, reconstruct, train
+
+lr = 5e-3 if scale.name == "quick" else 1e-3
+recipe = TrainConfig.for_scale(
+    scale, lr=lr, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False
+)
+print(recipe)
+runs = {}  # (config, epochs) -> (model, history): one run serves every table that needs it
+
+
+def fit(config, epochs=scale.epochs):
+    """Train a NeRV or HNeRV config with the recipe, seed 0; returns (model, history)."""
+    key = (repr(config), epochs)
+    if key not in runs:
+        torch.manual_seed(0)
+        nerv = isinstance(config, NeRVConfig)
+        built = (NeRV if nerv else HNeRV)(config).to(device)
+        history = train(
+            built, video, replace(recipe, epochs=epochs), frame_times if nerv else frames_in
+        )
+        runs[key] = (built, history)
+    return runs[key]
+
+
+def run(config, epochs=scale.epochs):
+    """(size in M, PSNR, MS-SSIM) of a config trained with the recipe."""
+    built, _ = fit(config, epochs)
+    nerv = isinstance(config, NeRVConfig)
+    quality = evaluate(built, video, frame_times if nerv else frames_in)
+    size = count_parameters(built) if nerv else hnerv_size(config, scale.frames)
+    return size / 1e6, quality["psnr"].mean().item(), quality["ms_ssim"].mean().item()
+
+
+nerv_config = nerv_for_scale(scale, scale.model_params)
+start = time.perf_counter()
+table2 = {"NeRV": run(nerv_config), "HNeRV": run(config)}
+print(f"two runs, {scale.epochs} epochs each: {time.perf_counter() - start:.0f} s")
+print(f"\nTable 2 (Bunny, 640x1280, 300 epochs) | ours: {scale.describe()}, {device}")
+print(f"{'':<6} {'paper 0.35M':>11} {'0.75M':>6} {'1.5M':>6} {'3M':>6} | ours: size, PSNR, MS-SSIM")
+paper_table2 = {"NeRV": (26.99, 28.46, 30.87, 33.21), "HNeRV": (30.15, 32.81, 35.19, 37.43)}
+for name, paper_row in paper_table2.items():
+    size, quality_psnr, quality_ssim = table2[name]
+    paper_text = " ".join(f"{value:6.2f}" for value in paper_row)
+    print(f"{name:<6} {paper_text:>32} | {size:.4f}M {quality_psnr:6.2f} {quality_ssim:.4f}")
+size_ratio = table2["HNeRV"][0] / table2["NeRV"][0]
+print(f"size HNeRV / NeRV, ours: {size_ratio:.2f} (one budget; rounding the widths differs)")
+gain = table2["HNeRV"][1] - table2["NeRV"][1]
+paper_gain = paper_table2["HNeRV"][2] - paper_table2["NeRV"][2]
+ours_at = f"{scale.model_params}M"
+print(f"HNeRV - NeRV: paper {paper_gain:+.2f} dB at 1.5M; ours {gain:+.2f} dB at {ours_at}")
+if scale.name == "quick":  # why this scale trains at 5e-3: the same HNeRV run at the paper's lr
+    torch.manual_seed(0)
+    paper_lr_model = HNeRV(config).to(device)
+    train(paper_lr_model, video, replace(recipe, lr=1e-3), frames_in)
+    paper_lr_psnr = evaluate(paper_lr_model, video, frames_in)["psnr"].mean().item()
+    print(f"HNeRV at lr 1e-3: {paper_lr_psnr:.2f} dB; at lr {lr:g}: {table2['HNeRV'][1]:.2f} dB")
+
+# %% [markdown]
+# The paper's numbers are 300 epochs of 132 frames at 640x1280; ours are the far shorter run
+# of the scale printed above, so only the sign of the gap can be compared. "Equal size" is
+# only roughly so here: at the quick scale HNeRV comes out about 7 % larger than NeRV (the
+# ratio line above), a head start worth keeping in mind when the gap is small. Two versions
+# of the paper give HNeRV-1.5M as 35.19 dB (the ICLR text, used here, whose ablation
+# baselines also read 35.19) and 35.57 dB (the CVPR/arXiv version).
+#
+# ## Convergence: PSNR against epochs and wall time (Table 3)
+#
+# The training history of both runs, per epoch and per second. The paper's Table 3 trains
+# separate runs for more epochs (300 to 3600, at 0.75M); we train separate runs for a quarter
+# and a half of the scale's epochs, each with its own full learning-rate schedule.
+
+# %%
+figure, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(10, 3.2))
+for name, chosen in [("NeRV", nerv_config), ("HNeRV", config)]:
+    _, history = fit(chosen)
+    by_epoch.plot(history["epoch"], history["psnr"], label=name)
+    by_time.plot(history["seconds"], history["psnr"], label=name)
+by_epoch.set(xlabel="epoch", ylabel="training PSNR (dB)", title="PSNR per epoch")
+by_time.set(xlabel=f"seconds ({device})", ylabel="training PSNR (dB)", title="PSNR per second")
+for axis in (by_epoch, by_time):
+    axis.legend()
+figure.tight_layout()
+plt.show()
+nerv_history, hnerv_history = fit(nerv_config)[1], fit(config)[1]
+reached = [
+    e
+    for e, p in zip(hnerv_history["epoch"], hnerv_history["psnr"])
+    if p >= nerv_history["psnr"][-1]
+]
+print(
+    f"NeRV's final training PSNR ({nerv_history['psnr'][-1]:.2f} dB after {scale.epochs} epochs): "
+    + (f"HNeRV passes it at epoch {reached[0]}" if reached else "HNeRV never reaches it")
+)
+print(
+    f"seconds per epoch: NeRV {nerv_history['seconds'][-1] / scale.epochs:.3f}, "
+    f"HNeRV {hnerv_history['seconds'][-1] / scale.epochs:.3f} "
+    "(wall time: HNeRV's steps also run its encoder; other jobs on the machine count too)"
+)
+
+# %%
+epoch_counts = sorted({max(scale.epochs // 4, 1), max(scale.epochs // 2, 1), scale.epochs})
+table3 = {
+    name: [run(chosen, e)[1] for e in epoch_counts]
+    for name, chosen in [("NeRV", nerv_config), ("HNeRV", config)]
+}
+print("Table 3, paper (Bunny 640x1280, 0.75M; epochs 300 600 1200 1800 2400 3600):")
+print("  NeRV  28.46 29.15 29.57 29.73 29.77 29.86\n  HNeRV 32.81 33.89 34.51 34.73 34.88 35.03")
+print(f"ours ({scale.describe()}, {device}; epochs {epoch_counts}):")
+for name, row in table3.items():
+    print(f"  {name:<5} " + " ".join(f"{value:5.2f}" for value in row))
+ahead = all(h > n for h, n in zip(table3["HNeRV"], table3["NeRV"]))
+print(f"HNeRV ahead at every epoch count: paper yes, ours {'yes' if ahead else 'no'}")
+
+# %% [markdown]
+# The paper's columns are 300 to 3600 epochs of 132 large frames; ours are the epoch counts
+# printed above, on the scale's frames. Where the shortest runs favour NeRV (at the quick
+# scale a 10-epoch run is only 40 steps), a likely reason is that HNeRV must first train its
+# encoder before the embeddings carry anything, while NeRV's input (the time) is useful from
+# the first step.
+
+# %% [markdown]
+# ## The paper's four ablations, at this scale (Tables 8-11)
+#
+# One choice at a time from the baseline (K 1,5; r 1.2; 2x4 grid; d 16), every variant solved
+# for the same budget by `hnerv_budget`. To keep the notebook short the ablations train for
+# half the scale's epochs (the paper: 300 at 1.5M on Bunny 640x1280). At the quick scale the
+# 12-channel floor can push a variant over the budget, so each row prints its size.
+
+# %%
+ablation_epochs = max(scale.epochs // 2, 1)
+budget = (scale.model_params, scale.frames, scale.height, scale.width)
+
+
+def variant(**changes):
+    """The baseline with some changes, solved for the budget; None (says why) if unbuildable."""
+    try:
+        return hnerv_budget(*budget, **changes)
+    except ValueError as error:
+        print(f"  skipped {changes}: {error}")
+        return None
+
+
+def show(title, rows):
+    """Rows of (name, config, paper PSNR, paper MS-SSIM): ours beside the paper's, and the order."""
+    print(f"\n{title} | ours: {scale.name} scale, {device}, {ablation_epochs} epochs, Bunny")
+    print(
+        f"{'':<6} {'paper PSNR':>10} {'MS-SSIM':>8} | {'ours PSNR':>9} {'MS-SSIM':>8} {'size':>8}"
+    )
+    ours = {}
+    for name, chosen, paper_psnr, paper_ssim in rows:
+        if chosen is None:
+            print(f"{name:<6} {paper_psnr:10.2f} {paper_ssim:8.4f} | not buildable here")
+            continue
+        size, ours[name], ssim = run(chosen, ablation_epochs)
+        print(
+            f"{name:<6} {paper_psnr:10.2f} {paper_ssim:8.4f} | "
+            f"{ours[name]:9.2f} {ssim:8.4f} {size:7.4f}M"
+        )
+    paper_order = [row[0] for row in sorted(rows, key=lambda row: -row[2]) if row[0] in ours]
+    our_order = sorted(ours, key=lambda name: -ours[name])
+    verdict = "same order" if paper_order == our_order else "a different order"
+    print(f"best PSNR first: paper {paper_order}, ours {our_order}: {verdict}")
+
+
+start = time.perf_counter()
+show(
+    "Table 8, kernels K_min,K_max",
+    [
+        ("1,3", variant(kernel_min=1, kernel_max=3), 35.02, 0.9752),
+        ("1,5", variant(), 35.19, 0.9773),
+        ("1,7", variant(kernel_min=1, kernel_max=7), 35.07, 0.9757),
+        ("3,3", variant(kernel_min=3, kernel_max=3), 33.09, 0.9587),
+    ],
+)
+show(
+    "Table 9, reduction r",
+    [
+        ("1", variant(reduction=1.0), 34.96, 0.9745),
+        ("1.2", variant(), 35.19, 0.9773),
+        ("1.5", variant(reduction=1.5), 34.98, 0.9762),
+        ("2", variant(reduction=2.0), 34.32, 0.9715),
+    ],
+)
+grid_rows = [
+    ("1x2", variant(grid=(1, 2)), 34.79, 0.9735),
+    ("2x4", variant(), 35.19, 0.9773),
+    ("4x8", variant(grid=(4, 8)), 35.12, 0.9761),
+]
+show("Table 10, embedding grid h x w", grid_rows)
+print(
+    "strides: " + ", ".join(f"{name} {chosen.strides}" for name, chosen, *_ in grid_rows if chosen)
+)
+show(
+    "Table 11, embedding channels d",
+    [
+        ("8", variant(embed_dim=8), 35.13, 0.9770),
+        ("16", variant(), 35.19, 0.9773),
+        ("32", variant(embed_dim=32), 35.08, 0.9758),
+    ],
+)
+print(f"\nall ablations: {time.perf_counter() - start:.0f} s")
+
+# %% [markdown]
+# Read these for direction only. The paper's rows differ by tenths of a dB after 300 epochs
+# of a 1.5M model on 132 large frames; ours are one seed of the much shorter runs of the scale
+# printed above, where tenths of a dB are noise, the width floor can make the sizes unequal
+# (each row prints its size), and the grid variants even change the number of blocks (the
+# strides line under Table 10). The "same order" lines are computed, not written by hand.
+# Rerun at the lesson or paper scale on a GPU to test the paper's ordering.
+#
+# ## The copy, frame by frame
+#
+# HNeRV's worst frame next to the original and NeRV's copy of the same frame:
+
+# %%
+from nerv_lessons.viz import to_image
+
+hnerv_model, nerv_model = fit(config)[0], fit(nerv_config)[0]
+hnerv_quality, nerv_quality = evaluate(hnerv_model, video, frames_in), evaluate(nerv_model, video)
+worst = int(hnerv_quality["psnr"].argmin())
+hnerv_copy = reconstruct(hnerv_model, video, frames_in)[worst]
+nerv_copy = reconstruct(nerv_model, video)[worst]
+copies = {
+    "original": video[worst],
+    f"HNeRV, {hnerv_quality['psnr'][worst]:.2f} dB": hnerv_copy,
+    f"NeRV, {nerv_quality['psnr'][worst]:.2f} dB": nerv_copy,
+}
+figure, axes = plt.subplots(1, 3, figsize=(12, 2.6))
+for axis, (title, frame) in zip(axes, copies.items()):
+    axis.imshow(to_image(frame))
+    axis.set_title(f"{title} (frame {worst})")
+    axis.axis("off")
+figure.tight_layout()
+plt.show()
+
+# %% [markdown]
+# ## Exercise: the parameters of one HNeRV block
+#
+# Write `block_parameters(c_in, c_out, stride, kernel)`: how many parameters an `HNeRVBlock`
+# holds. Its only weights are in the convolution from `c_in` channels to `c_out * stride**2`
+# (PixelShuffle then folds those into `c_out` channels at `stride` times the size), with a
+# `kernel x kernel` window and a bias per output channel.
+
+
+# %%
+def block_parameters(c_in: int, c_out: int, stride: int, kernel: int) -> int:
+    """Parameters of HNeRVBlock(c_in, c_out, stride, kernel)."""
+    ### BEGIN SOLUTION
+    outputs = c_out * stride**2
+    return kernel * kernel * c_in * outputs + outputs
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+for chosen in [paper_config, config]:
+    channels = [chosen.fc_dim, *chosen.widths()]
+    for i, (stride, kernel) in enumerate(zip(chosen.strides, chosen.kernels())):
+        with torch.device("meta"):
+            block = HNeRVBlock(channels[i], channels[i + 1], stride, kernel)
+        expected = count_parameters(block)
+        got = block_parameters(channels[i], channels[i + 1], stride, kernel)
+        if got != expected:
+            raise AssertionError(
+                f"block_parameters{channels[i], channels[i + 1], stride, kernel} gives {got}, "
+                f"the built block holds {expected}: the conv has k*k*C_in*C_out*s^2 weights "
+                "and C_out*s^2 biases"
+            )
+    print(f"Right for all {len(chosen.strides)} blocks of the {chosen.height}x{chosen.width} model")
+
+# %% [markdown]
+# ## Summary
+#
+# - HNeRV encodes each frame to a tiny embedding (16x2x4 at 640x1280) and decodes it; only the
+#   embeddings and the decoder count as size, because the encoder is thrown away after encoding.
+# - HNeRV blocks (kernels 1 to 5, widths / 1.2) spread the parameters across the stages where
+#   NeRV blocks pile them into the first; `hnerv_budget` picks c2 for a size (Table 15's c2s).
+# - At equal size HNeRV beats NeRV in the paper by about 4 dB; the quick scale only shows the
+#   code running and the direction; the ablations need the larger scales.
+
+# %%
+print(f"lesson time: {time.perf_counter() - notebook_start:.0f} s on {device} ({scale.name} scale)")

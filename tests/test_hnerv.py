@@ -1,4 +1,5 @@
-"""HNeRV of lesson 04: the paper's architecture table, shapes, the size rule and bad input."""
+"""HNeRV of lesson 04: the paper's architecture table, shapes, the size rule, a real fit
+and bad input."""
 
 import pytest
 import torch
@@ -13,8 +14,10 @@ from nerv_lessons.hnerv import (
     interpolate_embeddings,
     stage_parameters,
 )
+from nerv_lessons.metrics import psnr
 from nerv_lessons.nerv import count_parameters
 from nerv_lessons.scales import SCALES
+from nerv_lessons.train import TrainConfig, evaluate, train
 
 # HNeRV Table 15 (c2 per size and frame size, 132 frames) and the reference code's totals.
 TABLE_15 = [
@@ -68,6 +71,33 @@ def test_real_forward_shapes_range_and_size():
     # Size = embeddings of every frame + decoder; the encoder is not counted.
     assert hnerv_size(config, 10) == 10 * 4 * 2 * 4 + count_parameters(model.decoder)
     assert sum(stage_parameters(model.decoder).values()) == count_parameters(model.decoder)
+
+
+@pytest.mark.slow  # about 5-8 s on one CPU core
+def test_a_short_fit_beats_the_mean_frame(bunny):
+    # Baseline: the mean frame shown for every frame (about 29 dB: these 8 frames change
+    # little). A model that learned each frame, not just their average, beats it.
+    mean_frame = bunny.mean(0, keepdim=True).expand_as(bunny)
+    baseline = psnr(mean_frame, bunny).mean().item()
+    torch.manual_seed(0)
+    config = HNeRVConfig(
+        height=80, width=160, strides=(5, 2, 2, 2), encoder_width=8, fc_dim=32, kernel_max=3
+    )
+    model = HNeRV(config)
+    recipe = TrainConfig(
+        epochs=100,
+        lr=2e-2,
+        batch_size=1,
+        loss="l2",
+        warmup=0.1,
+        betas=(0.9, 0.999),
+        progress=False,
+    )
+    history = train(model, bunny, recipe, model_input=frames_in)
+    quality = evaluate(model, bunny, frames_in)["psnr"].mean().item()
+    assert quality > baseline + 3, (quality, baseline)
+    assert history["loss"][-1] < history["loss"][0] / 20
+    assert len(history["psnr"]) == 100
 
 
 def test_frames_in_gives_the_frames_of_a_batch():
@@ -125,5 +155,37 @@ def test_bad_choices_are_refused():
         HNeRVConfig(activation="tanhh")
     with pytest.raises(ValueError, match="reduction"):
         HNeRVConfig(reduction=0.5)
-    with pytest.raises(ValueError, match="odd"):
+    with pytest.raises(ValueError, match="odd.*kernel_min=2"):
         HNeRVConfig(kernel_min=2)
+    with pytest.raises(ValueError, match="odd.*kernel_max=4"):
+        HNeRVConfig(kernel_max=4)
+    with pytest.raises(ValueError, match="kernel_min <= kernel_max.*kernel_min=5, kernel_max=3"):
+        HNeRVConfig(kernel_min=5, kernel_max=3)
+    with pytest.raises(ValueError, match="odd.*kernel_max=4"):
+        hnerv_budget(0.05, 16, 80, 160, kernel_max=4)
+    with pytest.raises(ValueError, match="grid= or strides=, not both"):
+        hnerv_budget(0.05, 16, 80, 160, grid=(1, 2), strides=(5, 2, 2, 2, 2))
+
+
+@pytest.mark.parametrize("grid", [(1, 2), (2, 4), (4, 8)])
+def test_the_grid_ablation_builds_at_the_quick_size(grid):
+    # Lesson 04 runs the paper's h x w ablation at 80x160: every grid must build and fit.
+    config = hnerv_budget(0.05, 16, 80, 160, grid=grid)
+    assert config.grid == grid
+    assert hnerv_size(config, 16) <= 0.075e6  # the 12-channel floor may overshoot 0.05M a bit
+    with torch.device("meta"):
+        model = HNeRV(config)
+    assert model.encode(torch.empty(2, 3, 80, 160, device="meta")).shape == (2, 16, *grid)
+
+
+def test_stage_parameters_add_up_and_nerv_blocks_pile_into_the_first():
+    # The lesson's parameter-balance chart: both styles solved for 1.5M at 640x1280.
+    shares = {}
+    for name, changes in [("nerv", dict(kernel_min=3, kernel_max=3, reduction=2.0)), ("hnerv", {})]:
+        config = hnerv_budget(1.5, 132, **changes)
+        with torch.device("meta"):
+            decoder = HNeRV(config).decoder
+        counts = stage_parameters(decoder)
+        assert sum(counts.values()) == count_parameters(decoder)
+        shares[name] = counts["block 1"] / sum(counts.values())
+    assert shares["nerv"] > 0.7 > 0.1 > shares["hnerv"]

@@ -160,3 +160,133 @@ def test_model_input_is_pluggable(small):
     history = train(model, small, config, model_input=lambda video, idx: video[idx])
     assert len(history["loss"]) == 2
     assert evaluate(model, small, lambda video, idx: video[idx])["psnr"].shape == (8,)
+
+
+# The mask (1 = known pixel, 0 = hole) and the divergence guard, both used by lesson 09.
+
+
+def holes_in(frames, seed=0):
+    """A (T, 1, H, W) mask with a random quarter of the pixels as holes (0)."""
+    generator = torch.Generator().manual_seed(seed)
+    return (torch.rand(len(frames), 1, *frames.shape[-2:], generator=generator) > 0.25).float()
+
+
+def test_masked_pixel_losses_ignore_the_holes():
+    pred, target = torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 4)
+    known = torch.ones(1, 1, 4, 4)
+    known[..., :2, :] = 0  # top half is a hole
+    target[..., :2, :] = 9.0  # wildly wrong, but only inside the hole
+    target[..., 2:, :] = 0.5  # every known pixel off by 0.5
+    assert make_loss("l1", masked=True)(pred, target, known).item() == pytest.approx(0.5)
+    assert make_loss("l2", masked=True)(pred, target, known).item() == pytest.approx(0.25)
+    both = make_loss("0.5*l1 + 2*l2", masked=True)(pred, target, known.expand(1, 3, 4, 4))
+    assert both.item() == pytest.approx(0.75)
+    # without a mask the hole counts: the loss is far larger
+    assert make_loss("l2")(pred, target).item() > 10
+
+
+def test_changing_the_holes_changes_no_gradient():
+    torch.manual_seed(0)
+    pred = torch.rand(2, 3, 8, 8, requires_grad=True)
+    target = torch.rand(2, 3, 8, 8)
+    known = holes_in(target)
+    other = torch.where(known.bool(), target, torch.rand_like(target))  # new hole contents
+    assert not torch.equal(other, target)
+    grads = []
+    for goal in (target, other):
+        (grad,) = torch.autograd.grad(make_loss("l1", masked=True)(pred, goal, known), pred)
+        grads.append(grad)
+    assert torch.equal(grads[0], grads[1])
+    assert grads[0][~known.bool().expand_as(pred)].abs().max() == 0  # holes get no gradient
+
+
+def test_training_with_a_mask_never_sees_the_holes(small):
+    # Two clips that differ only inside the holes train to the same weights and history.
+    known = holes_in(small)
+    other = torch.where(known.bool(), small, 1 - small)
+    config = TrainConfig(epochs=2, batch_size=4, loss="l2", progress=False)
+    first, second = tiny_model(), tiny_model()
+    history = train(first, small, config, mask=known)
+    again = train(second, other, config, mask=known)
+    assert again["loss"] == history["loss"] and again["psnr"] == history["psnr"]
+    for a, b in zip(first.parameters(), second.parameters()):
+        assert torch.equal(a, b)
+    # ...and differently without the mask
+    third = tiny_model()
+    assert train(third, other, config)["loss"] != history["loss"]
+
+
+class _Half(torch.nn.Module):
+    """A model that outputs 0.5 everywhere (its one parameter gets a zero gradient)."""
+
+    def __init__(self):
+        super().__init__()
+        self.level = torch.nn.Parameter(torch.zeros(()))
+
+    def forward(self, frames):
+        return torch.full_like(frames, 0.5) + 0 * self.level
+
+
+def test_training_psnr_counts_known_pixels_only(small):
+    known = holes_in(small)
+    config = TrainConfig(epochs=1, batch_size=8, loss="l2", progress=False)
+    history = train(_Half(), small, config, model_input=lambda v, i: v[i], mask=known)
+    errors = (0.5 - small).pow(2) * known
+    expected = -10 * torch.log10(errors.sum() / known.expand_as(small).sum())
+    assert history["psnr"][0] == pytest.approx(expected.item(), rel=1e-5)
+    everywhere = train(_Half(), small, config, model_input=lambda v, i: v[i])["psnr"][0]
+    assert everywhere != pytest.approx(history["psnr"][0], rel=1e-5)
+
+
+def test_bad_masks_are_refused(small):
+    model = tiny_model()
+    config = TrainConfig(epochs=1, batch_size=4, loss="l2", progress=False)
+    with pytest.raises(ValueError, match=r"mask is \(8, 2, 40, 80\).*\(8, 1, 40, 80\)"):
+        train(model, small, config, mask=torch.ones(8, 2, 40, 80))
+    with pytest.raises(ValueError, match="mask is"):
+        train(model, small, config, mask=torch.ones(7, 1, 40, 80))
+    with pytest.raises(ValueError, match="video's frame size"):
+        train(model, small, config, mask=torch.ones(8, 1, 40, 40))
+    with pytest.raises(ValueError, match="other than 0 and 1"):
+        train(model, small, config, mask=torch.full((8, 1, 40, 80), 0.5))
+    empty = torch.ones(8, 1, 40, 80)
+    empty[3] = 0
+    with pytest.raises(ValueError, match=r"frames \[3\].*no known pixel"):
+        train(model, small, config, mask=empty)
+    for loss in ("ssim", "fusion", "ms-ssim", "0.9*l1 + 0.1*ssim"):
+        with pytest.raises(ValueError, match="cannot restrict.*l1 or l2"):
+            train(model, small, replace_loss(config, loss), mask=torch.ones(8, 1, 40, 80))
+
+
+def replace_loss(config, loss):
+    from dataclasses import replace
+
+    return replace(config, loss=loss)
+
+
+class _GoesNaN(torch.nn.Module):
+    """A model whose output is NaN: every loss it gives is NaN."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = torch.nn.Conv2d(3, 3, 1)
+
+    def forward(self, frames):
+        return self.conv(frames) * float("nan")
+
+
+@pytest.mark.parametrize("log_every", [3, 1000])  # caught at a log point, or at the end
+def test_a_nan_loss_stops_training_with_the_epoch(small, log_every):
+    config = TrainConfig(epochs=5, batch_size=4, lr=1e-3, log_every=log_every, progress=False)
+    with pytest.raises(RuntimeError, match=r"diverged.*epoch 1 of 5.*lr 0.001.*lr=0.0002"):
+        train(_GoesNaN(), small, config, model_input=lambda v, i: v[i])
+
+
+def test_the_inpainting_hint_comes_only_with_a_mask(small):
+    config = TrainConfig(epochs=2, batch_size=4, lr=1e-3, loss="l2", progress=False)
+    with pytest.raises(RuntimeError, match="diverged") as plain:
+        train(_GoesNaN(), small, config, model_input=lambda v, i: v[i])
+    assert "masked" not in str(plain.value) and "inpainting" not in str(plain.value)
+    known = holes_in(small)
+    with pytest.raises(RuntimeError, match=r"lr=0.0002.*masked \(inpainting\).*lr 1e-3"):
+        train(_GoesNaN(), small, config, model_input=lambda v, i: v[i], mask=known)

@@ -1,0 +1,638 @@
+# ---
+# jupyter:
+#   jupytext:
+#     cell_metadata_filter: -all
+#     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
+#     text_representation:
+#       extension: .py
+#       format_name: percent
+#       format_version: '1.3'
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# # Lesson 07: two streams, high and low frequencies
+#
+# [![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/nerv-lessons/nerv-lessons/blob/main/notebooks/07_two_streams.ipynb)
+#
+# HNeRV's embedding carries everything about a frame, including its smooth, slowly changing
+# parts, which neighbouring frames share. Hayami et al. (2024, paper 001) split the work:
+#
+# - an **HF stream** (hybrid, like HNeRV) sees only a *high-pass-filtered* frame and draws
+#   details and edges;
+# - an **LF stream** (index-based, like NeRV) sees only the frame's time `t` and draws the
+#   smooth picture. It is a function of `t` alone, through sines of `t` at 30 frequencies:
+#   the slow ones change little from one frame to the next, the fast ones a lot (see below).
+#
+# The two outputs are added, like a residual connection (lesson 06). This lesson builds the
+# module `two_stream` from lesson 04's HNeRV parts and lesson 01's positional encoding.
+
+# %%
+# Colab only: fetch the course (code and the Bunny clip) and install it. Elsewhere nothing happens.
+import sys
+
+if "google.colab" in sys.modules:
+    import subprocess
+
+    url, home = "https://github.com/nerv-lessons/nerv-lessons", "/content/nerv-lessons"
+    subprocess.run(["git", "clone", "-q", "--depth", "1", url, home], check=False)
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", home], check=True)
+    sys.path.insert(0, home)
+
+# %%
+# %config InlineBackend.figure_formats = ["jpeg"]
+import time
+
+import matplotlib.pyplot as plt
+import torch
+
+from nerv_lessons.data import load_clip
+from nerv_lessons.scales import start_lesson
+
+scale, device = start_lesson()
+notebook_start = time.perf_counter()
+video = load_clip(scale, device)
+print(f"clip: {tuple(video.shape)} on {video.device}")
+
+# %% [markdown]
+# ## The high-pass filter
+#
+# The paper's filter "removes 80 % of the frequency bandwidth". The reference code takes each
+# channel's 2-D FFT, centres it (`fftshift`), zeroes the central rectangle that spans 80 % of
+# each axis (`rate = 0.8`: every frequency below 0.8 x Nyquist in *both* directions, DC
+# included) and transforms back. That is 80 % of each axis but only about 0.8^2 = 64 % of the
+# coefficients; anything fast in either direction survives. The code filters the uncropped
+# 1080p frame; we filter the course's frames (already cropped and resized).
+
+# %%
+#| export two_stream
+"""Two streams (Hayami et al., 2024): high frequencies from the frame, low ones from time.
+
+    HF: frame -> high-pass (FFT, zero 80 % of each axis) -> ConvNeXt encoder -> embedding
+          -> HNeRV decoder (HFD) -> tanh -> (-1, 1)
+    LF: t -> positional encoding (b = 1.25, n = 30 levels) -> levels [0, m) -> LFD1
+                                                          -> levels [m, n) -> LFD2
+          LFD = MLP -> 5 x 10 grid -> NeRV-style blocks;  (tanh(LFD1 + LFD2) + 1) / 2
+          (our MLP has a hidden layer and the blocks a 1x1 stem; the reference code uses
+          one Linear + GELU straight to the grid)
+    frame = HF + LF        sizes HFD : LFD1 : LFD2 = 20 : 1 : 5
+
+Built from lesson 04's Encoder/Decoder and lesson 01's positional encoding.
+Introduced in lesson 07 (notebooks/07_two_streams.ipynb).
+"""
+
+import math
+import numbers
+from dataclasses import dataclass, field, replace
+
+import torch
+from torch import nn
+
+from nerv_lessons.encoding import positional_encoding
+from nerv_lessons.hnerv import Decoder, Encoder, HNeRVConfig, hnerv_strides
+from nerv_lessons.nerv import count_parameters, expect_shape, make_activation
+from nerv_lessons.residual import decode_raw
+
+FILTER_RATE = 0.8  # the paper's "removes 80 % of the frequency bandwidth"
+PE_BASE, PE_LEVELS, PE_LOW = 1.25, 30, 10  # b, n, m of the paper (n levels as its code)
+SIZE_RATIO = (20, 1, 5)  # HFD : LFD1 : LFD2
+LF_GRID = (5, 10)  # the LF decoders start from a 5 x 10 grid, as the reference code
+
+
+def check_rate(rate: float) -> None:
+    """Raise unless `rate` is a real number strictly between 0 and 1 (NumPy numbers allowed)."""
+    if isinstance(rate, bool) or not isinstance(rate, numbers.Real):
+        raise TypeError(
+            f"filter rate must be a real number strictly between 0 and 1, got {rate!r} "
+            f"({type(rate).__name__}): pass e.g. rate=0.8 (for a tensor, rate.item())"
+        )
+    if not 0 < rate < 1:
+        raise ValueError(
+            f"filter rate {rate!r} must be a number strictly between 0 and 1: the fraction of "
+            "each frequency axis to remove (the paper's 0.8). 0 would keep the whole frame, "
+            "1 would remove it"
+        )
+
+
+def highpass_mask(height: int, width: int, rate: float = FILTER_RATE) -> torch.Tensor:
+    """(height, width) booleans in fft2's layout: True where a frequency is kept. Removed:
+    the centred rectangle |f_y| < rate * Nyquist and |f_x| < rate * Nyquist (DC included)."""
+    check_rate(rate)
+    keep = torch.ones(height, width, dtype=torch.bool)
+    ch, cw = height // 2, width // 2  # where fftshift puts frequency 0
+    dh, dw = int(rate * ch), int(rate * cw)
+    keep[ch - dh : ch + dh, cw - dw : cw + dw] = False
+    return torch.fft.ifftshift(keep)  # back to fft2's layout (frequency 0 at [0, 0])
+
+
+def highpass(frames: torch.Tensor, rate: float = FILTER_RATE) -> torch.Tensor:
+    """The high-pass-filtered frames (..., H, W): per channel FFT, mask, inverse FFT."""
+    keep = highpass_mask(*frames.shape[-2:], rate).to(frames.device)
+    return torch.fft.ifft2(torch.fft.fft2(frames) * keep).real
+
+
+# %%
+from nerv_lessons.viz import to_image
+
+frame = video[scale.frames // 2]
+filtered = highpass(frame)
+
+
+def log_spectrum(image):
+    """log(1 + |FFT|) of the grey image, centred: bright = strong frequency."""
+    return torch.fft.fftshift(torch.fft.fft2(image.mean(0))).abs().log1p().cpu()
+
+
+kept = highpass_mask(*frame.shape[-2:]).float().mean().item()
+fig, axes = plt.subplots(1, 4, figsize=(14, 2.2))
+panels = [
+    (to_image(frame), "frame"),
+    (log_spectrum(frame), "its spectrum (centred)"),
+    (to_image((0.5 + 2 * filtered).clamp(0, 1)), "high-passed (0.5 + 2x)"),
+    (log_spectrum(filtered), f"after the filter: {kept:.0%} kept"),
+]
+for ax, (image, title) in zip(axes, panels):
+    ax.imshow(image, cmap="magma" if image.ndim == 2 else None)
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+plt.show()
+print(f"energy left: {filtered.pow(2).mean() / frame.pow(2).mean():.2%} of the frame's")
+
+# %% [markdown]
+# The filtered frame keeps edges and textures, almost no energy, and nothing of the colours:
+# the HF stream's encoder never sees what is smooth, so its embedding is spent on details.
+#
+# ## The LF stream's input: one encoding, two halves
+#
+# The frame's time `t = index / T` in [0, 1) (as the reference code) goes through lesson 01's
+# positional encoding with b = 1.25 and n = 30 levels. The paper writes gamma_{0,n} (which
+# would be 31 levels); its code uses 30, so do we. The first m = 10 levels (20 numbers, slow
+# sines) feed LFD1, the other 20 levels (40 numbers, fast ones) feed LFD2.
+#
+# Each LF decoder maps its half to a 5x10 grid with an MLP, then runs NeRV-style blocks
+# (lesson 04's decoder) up to the frame. Two parts are our choice, not the reference code's
+# (one Linear + GELU straight to the grid, then the blocks): the MLP has a hidden layer, whose
+# width is the fine knob that lets these small decoders hit 20 : 1 : 5 (below), and the blocks
+# start with lesson 04's 1x1 stem.
+
+
+# %%
+#| export two_stream
+def split_encoding(
+    t: torch.Tensor, b: float = PE_BASE, levels: int = PE_LEVELS, low: int = PE_LOW
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """gamma(t) cut after `low` levels: (B, 2 low) for LFD1 and (B, 2 (levels - low)) for LFD2."""
+    if not 0 < low < levels:
+        raise ValueError(
+            f"the split m = {low} must satisfy 0 < m < n = {levels}: both decoders need at "
+            "least one level (the paper uses m = 10 of n = 30)"
+        )
+    encoded = positional_encoding(t, b, levels)  # interleaved sin, cos: level i at 2i, 2i + 1
+    return encoded[:, : 2 * low], encoded[:, 2 * low :]
+
+
+def lf_strides(height: int, width: int, grid: tuple[int, int] = LF_GRID) -> tuple[int, ...]:
+    """Strides from the LF grid (5 x 10) to the frame: 4s first, then a 3 or 2 (4,4,4,2 at 640)."""
+    total = height // grid[0]
+    if height % grid[0] or width % grid[1] or width // grid[1] != total:
+        raise ValueError(
+            f"a {height}x{width} frame is no whole multiple of the {grid[0]}x{grid[1]} LF grid "
+            "(the frame must be 1:2 with a height divisible by 5)"
+        )
+    strides = []
+    for stride in (4, 3, 2):
+        while total % stride == 0 and total > 1:
+            strides.append(stride)
+            total //= stride
+    if total != 1:
+        raise ValueError(f"{height // grid[0]} is not a product of 4s, 3s and 2s")
+    return tuple(strides)
+
+
+class LFDecoder(nn.Module):
+    """An LF decoder: MLP (in_dim -> hidden -> channels x 5 x 10) then lesson 04's decoder
+    (1x1 stem, NeRV-style blocks with kernels 3, 5, 5, ..., widths / 1.2) up to the frame;
+    raw output. The hidden layer and the stem are our choice (the reference code: one
+    Linear + GELU to the grid, then the blocks): `hidden` is the fine knob of lf_budget."""
+
+    def __init__(self, in_dim, hidden, channels, height, width, activation="gelu"):
+        super().__init__()
+        self.config = HNeRVConfig(
+            height=height,
+            width=width,
+            strides=lf_strides(height, width),
+            embed_dim=channels,
+            fc_dim=channels,
+            min_width=1,  # tiny decoders (LFD1 is 1/26 of the budget) need narrow blocks
+            kernel_min=3,
+            kernel_max=5,
+            activation=activation,
+        )
+        grid_h, grid_w = self.config.grid
+        self.mlp = nn.Sequential(
+            nn.Linear(in_dim, hidden),
+            make_activation(activation),
+            nn.Linear(hidden, channels * grid_h * grid_w),
+            make_activation(activation),
+        )
+        self.decoder = Decoder(self.config)
+
+    def forward(self, encoded: torch.Tensor) -> torch.Tensor:
+        grid = self.mlp(encoded).view(len(encoded), self.config.embed_dim, *self.config.grid)
+        return decode_raw(self.decoder, grid)  # (B, 3, H, W), before any squash
+
+
+# %% [markdown]
+# ## The model
+#
+# `TwoStreamConfig` holds the HF stream's HNeRV config and each LF decoder's (hidden width,
+# channels). The model's input is a pair, the frames and their times (`frames_and_times`);
+# `streams` returns every stream's output so we can look at them one by one. As in lesson 06
+# the sum HF + LF can leave [0, 1]: training sees it unclamped, evaluation clamps it.
+
+
+# %%
+#| export two_stream
+@dataclass
+class TwoStreamConfig:
+    """Every size of the two-stream model; the defaults are the paper's settings."""
+
+    hf: HNeRVConfig = field(default_factory=HNeRVConfig)  # the HF stream: HNeRV's sizes
+    lf1: tuple[int, int] = (64, 8)  # LFD1: (MLP hidden width, channels of the 5 x 10 grid)
+    lf2: tuple[int, int] = (128, 16)  # LFD2, likewise
+    pe_base: float = PE_BASE
+    levels: int = PE_LEVELS  # n
+    low: int = PE_LOW  # m: levels [0, m) go to LFD1, [m, n) to LFD2
+    filter_rate: float = FILTER_RATE
+
+    def __post_init__(self):
+        check_rate(self.filter_rate)
+        if not 0 < self.low < self.levels:
+            raise ValueError(f"the split m = {self.low} must satisfy 0 < m < n = {self.levels}")
+        if min(*self.lf1, *self.lf2) < 1:
+            raise ValueError(f"LF widths must be >= 1, got {self.lf1} and {self.lf2}")
+
+
+class TwoStream(nn.Module):
+    """(frames (B, 3, H, W), times (B,)) -> frames: HF stream + LF stream."""
+
+    def __init__(self, config: TwoStreamConfig):
+        super().__init__()
+        self.config = config
+        hf = config.hf
+        self.encoder = Encoder(hf)  # sees the high-passed frame only
+        self.hf_decoder = Decoder(hf)
+        low, high = 2 * config.low, 2 * (config.levels - config.low)
+        self.lfd1 = LFDecoder(low, *config.lf1, hf.height, hf.width, hf.activation)
+        self.lfd2 = LFDecoder(high, *config.lf2, hf.height, hf.width, hf.activation)
+
+    def encode(self, frames: torch.Tensor) -> torch.Tensor:
+        hf = self.config.hf
+        expect_shape(frames, (frames.shape[0], 3, hf.height, hf.width), "two-stream input")
+        return self.encoder(highpass(frames, self.config.filter_rate))
+
+    def streams(self, embedding: torch.Tensor, t: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Each stream's output: hf in (-1, 1), lf1 and lf in (0, 1), and frame = hf + lf."""
+        config = self.config
+        low, high = split_encoding(t, config.pe_base, config.levels, config.low)
+        lf1, lf2 = self.lfd1(low), self.lfd2(high)
+        hf = torch.tanh(decode_raw(self.hf_decoder, embedding))
+        lf = (torch.tanh(lf1 + lf2) + 1) / 2
+        return {"hf": hf, "lf1": (torch.tanh(lf1) + 1) / 2, "lf": lf, "frame": hf + lf}
+
+    def forward(self, inputs: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        frames, t = inputs
+        if t.shape != (len(frames),):
+            raise ValueError(f"expected one time per frame, ({len(frames)},), got {tuple(t.shape)}")
+        return self.streams(self.encode(frames), t)["frame"]  # not clamped: see lesson 06
+
+
+def frames_and_times(video: torch.Tensor, indices: torch.Tensor) -> tuple:
+    """The two-stream input for a batch: the frames and their times index / T in [0, 1)."""
+    return video[indices], indices.float() / len(video)
+
+
+def stream_parameters(model: TwoStream) -> dict[str, int]:
+    """Parameters of the three decoders: HFD, LFD1, LFD2 (the encoder is not kept)."""
+    parts = {"HFD": model.hf_decoder, "LFD1": model.lfd1, "LFD2": model.lfd2}
+    return {name: count_parameters(part) for name, part in parts.items()}
+
+
+def two_stream_size(config: TwoStreamConfig, frames: int) -> int:
+    """The paper's size: HF embeddings of every frame + the three decoders."""
+    with torch.device("meta"):
+        decoders = sum(stream_parameters(TwoStream(config)).values())
+    return config.hf.embedding_numbers(frames) + decoders
+
+
+# %% [markdown]
+# ## Sizing at 20 : 1 : 5
+#
+# The paper gives only the total (about 1.5M: embeddings + decoders) and the ratio. We scale
+# the total with the course's budget (the scale's `model_params`) and keep the ratio: the HF
+# decoder gets 20/26 of what the embeddings leave, with the widest c2 that fits (lowering the
+# 12-channel floor only when even the narrowest decoder does not fit); then each LF
+# decoder gets 1/20 and 5/20 of what the HF decoder actually took, so rounding c2 does not
+# skew the ratio. Inside an LF decoder we take the widest channels whose blocks use about half
+# its share and fill the rest with the MLP's hidden width (our added layer, a fine knob: one
+# unit is a few hundred parameters at 1.5M).
+
+
+# %%
+#| export two_stream
+def _lf_parameters(in_dim: int, hidden: int, channels: int, height: int, width: int) -> int:
+    with torch.device("meta"):
+        return count_parameters(LFDecoder(in_dim, hidden, channels, height, width))
+
+
+def lf_budget(share: int, in_dim: int, height: int, width: int) -> tuple[int, int]:
+    """(hidden, channels) of an LF decoder with at most `share` parameters, close to it."""
+    if _lf_parameters(in_dim, 1, 1, height, width) > share:
+        raise ValueError(f"{share} parameters cannot hold an LF decoder at {height}x{width}")
+    channels = 1
+    while _lf_parameters(in_dim, 8, channels + 1, height, width) <= share / 2:
+        channels += 1
+    # Parameters grow linearly with hidden: solve for it, then step down if rounding overshot.
+    one, two = (_lf_parameters(in_dim, h, channels, height, width) for h in (1, 2))
+    hidden = max(1, 1 + math.floor((share - one) / (two - one)))
+    while hidden > 1 and _lf_parameters(in_dim, hidden, channels, height, width) > share:
+        hidden -= 1
+    return hidden, channels
+
+
+def two_stream_budget(
+    size: float,
+    frames: int,
+    height: int = 640,
+    width: int = 1280,
+    ratio: tuple[int, int, int] = SIZE_RATIO,
+    **hf_changes,
+) -> TwoStreamConfig:
+    """The two-stream model of about `size` million numbers with decoders split as `ratio`."""
+    hf = HNeRVConfig(height=height, width=width, strides=hnerv_strides(height, width), **hf_changes)
+    decoders = size * 1e6 - hf.embedding_numbers(frames)
+    hf_share = decoders * ratio[0] / sum(ratio)
+
+    def hfd(fc_dim: int, floor: int) -> int:
+        with torch.device("meta"):
+            return count_parameters(Decoder(replace(hf, fc_dim=fc_dim, min_width=floor)))
+
+    # Tiny budgets (the quick scale) cannot afford the 12-channel floor: lower it until the
+    # narrowest decoder fits, as lesson 06 does for its residual blocks.
+    floor = hf.min_width
+    while floor > 1 and hfd(floor, floor) > hf_share:
+        floor -= 1
+    if decoders <= 0 or hfd(floor, floor) > hf_share:
+        raise ValueError(
+            f"a {size}M budget is too small for the two-stream model on {frames} frames of "
+            f"{height}x{width}: raise it (the embeddings alone take "
+            f"{hf.embedding_numbers(frames) / 1e6:.4f}M)"
+        )
+    fc_dim = floor
+    while hfd(fc_dim + 1, floor) <= hf_share:
+        fc_dim += 1
+    hf = replace(hf, fc_dim=fc_dim, min_width=floor)
+    taken = hfd(fc_dim, floor)
+    config = TwoStreamConfig(
+        hf=hf,
+        lf1=lf_budget(round(taken * ratio[1] / ratio[0]), 2 * PE_LOW, height, width),
+        lf2=lf_budget(round(taken * ratio[2] / ratio[0]), 2 * (PE_LEVELS - PE_LOW), height, width),
+    )
+    return config
+
+
+# %%
+from nerv_lessons.hnerv import hnerv_size
+from nerv_lessons.nerv import count_parameters, nerv_for_scale, parameters_of
+
+budget = scale.model_params
+two_config = two_stream_budget(budget, scale.frames, scale.height, scale.width)
+with torch.device("meta"):
+    shares = stream_parameters(TwoStream(two_config))
+total = sum(shares.values())
+print(f"budget {budget}M at {scale.height}x{scale.width}, {scale.frames} frames")
+hf_config = two_config.hf
+print(
+    f"HF stream: c2 = {hf_config.fc_dim}, floor {hf_config.min_width}, widths {hf_config.widths()}"
+)
+print(f"LF decoders (MLP hidden, channels): LFD1 {two_config.lf1}, LFD2 {two_config.lf2}")
+for name, count in shares.items():
+    print(f"  {name}: {count:>7} parameters = {26 * count / total:5.2f} / 26")
+print(f"total with embeddings: {two_stream_size(two_config, scale.frames) / 1e6:.4f}M")
+paper_config = two_stream_budget(1.5, 132, 640, 1280)
+with torch.device("meta"):
+    paper_shares = stream_parameters(TwoStream(paper_config))
+paper_total = sum(paper_shares.values())
+paper_split = {name: round(26 * count / paper_total, 2) for name, count in paper_shares.items()}
+print(f"at the paper's 1.5M (132 frames of 640x1280), in 26ths: {paper_split}")
+
+# %% [markdown]
+# At the quick scale LFD1 is a few thousand parameters, so the ratio holds only roughly; at the
+# paper's size it holds to about a percent.
+#
+# ## NeRV, HNeRV and two streams at equal size
+#
+# All three get the scale's budget and lesson 04's recipe (HNeRV's: Adam (0.9, 0.999), L2,
+# warm-up 0.1; lr 5e-3 at the quick scale, where 1e-3 barely trains in ~160 steps, else 1e-3;
+# the paper states only L2 and 300 epochs). NeRV takes times, HNeRV frames, the two-stream
+# model both.
+
+# %%
+from nerv_lessons.hnerv import HNeRV, frames_in
+from nerv_lessons.metrics import psnr
+from nerv_lessons.nerv import NeRV
+from nerv_lessons.residual import residual_budget
+from nerv_lessons.train import TrainConfig, evaluate, frame_times, train
+
+lr = 5e-3 if scale.name == "quick" else 1e-3
+recipe = TrainConfig.for_scale(
+    scale, lr=lr, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False
+)
+nerv_config = nerv_for_scale(scale, budget)
+# Lesson 06's residual_budget("hnerv", ...): the widest c2 whose size stays within the budget
+# (hnerv_budget's quadratic can overshoot by a few percent at tiny sizes).
+hnerv_config = residual_budget("hnerv", budget, scale.frames, scale.height, scale.width)
+contenders = {
+    "NeRV": (NeRV(nerv_config), frame_times, parameters_of(nerv_config)),
+    "HNeRV": (HNeRV(hnerv_config), frames_in, hnerv_size(hnerv_config, scale.frames)),
+    "two-stream": (
+        TwoStream(two_config),
+        frames_and_times,
+        two_stream_size(two_config, scale.frames),
+    ),
+}
+models, results = {}, {}
+start = time.perf_counter()
+for name, (model, model_input, size) in contenders.items():
+    torch.manual_seed(0)
+    model.to(device)
+    history = train(model, video, recipe, model_input)
+    models[name], results[name] = model, evaluate(model, video, model_input)
+    print(f"{name:<11} {size / 1e6:.4f}M, trained in {history['seconds'][-1]:.1f} s")
+print(f"three runs, {scale.epochs} epochs each: {time.perf_counter() - start:.0f} s")
+
+# %%
+paper_table1 = {"NeRV": (28.91, 0.8865), "HNeRV": (30.94, 0.9160), "two-stream": (31.81, 0.9284)}
+print("paper Table I: DAVIS, all 50 videos, 640x1280 crop, ~1.5M, 300 epochs")
+print(f"ours: Bunny, {scale.describe()}, {device}, {recipe.epochs} epochs, lr {recipe.lr:g}")
+print(f"{'model':<11} {'paper PSNR':>10} {'MS-SSIM':>8} | {'our PSNR':>8} {'MS-SSIM':>8}")
+for name, (paper_psnr, paper_ssim) in paper_table1.items():
+    ours = results[name]
+    print(
+        f"{name:<11} {paper_psnr:>10.2f} {paper_ssim:>8.4f} | "
+        f"{ours['psnr'].mean():8.2f} {ours['ms_ssim'].mean():8.4f}"
+    )
+gain = results["two-stream"]["psnr"].mean() - results["HNeRV"]["psnr"].mean()
+print(f"two-stream - HNeRV: paper +0.87 dB (DAVIS, all); ours {gain:+.2f} dB")
+
+# %% [markdown]
+# The paper averages 50 varied DAVIS videos after 300 epochs at 1.5M; ours is one slow Bunny
+# clip at the printed scale with a few seconds of training, so only directions compare. With
+# so few steps the LF stream's tiny decoders have little time to learn the smooth picture,
+# and at the quick scale LFD1 is only a few thousand parameters.
+#
+# ## What each stream draws
+#
+# The HF stream alone (shown as 0.5 + hf), LFD1 alone, the whole LF stream and the sum.
+
+# %%
+index = scale.frames // 2
+two = models["two-stream"].eval()
+with torch.no_grad():
+    frames, t = frames_and_times(video, torch.tensor([index], device=device))
+    parts = two.streams(two.encode(frames), t)
+panels = {
+    "HF stream (0.5 + hf)": 0.5 + parts["hf"],
+    "LFD1 alone (slow levels)": parts["lf1"],
+    "LF stream (LFD1 + LFD2)": parts["lf"],
+    "HF + LF": parts["frame"],
+    "original": frames,
+}
+fig, axes = plt.subplots(1, len(panels), figsize=(15, 2.2))
+for ax, (title, image) in zip(axes, panels.items()):
+    ax.imshow(to_image(image[0].clamp(0, 1)))
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+plt.show()
+for name in ("lf", "lf1"):
+    print(f"PSNR of the {name} output alone: {psnr(parts[name], frames).item():.2f} dB")
+
+# %% [markdown]
+# ## Temporal consistency
+#
+# The paper's argument: HNeRV rebuilds each frame from its own embedding, so quality can jump
+# between neighbouring frames (its Fig. 1 and 5, on DAVIS); the LF stream depends on `t`
+# alone, so the paper expects the two-stream model to be steadier. We measure it: the
+# frame-to-frame PSNR change `|PSNR(t + 1) - PSNR(t)|`, averaged over the clip.
+
+# %%
+jumps = {}
+fig, ax = plt.subplots(figsize=(8, 3))
+for name, result in results.items():
+    jumps[name] = result["psnr"].diff().abs().mean().item()
+    ax.plot(result["psnr"], marker=".", label=f"{name} (mean |change| {jumps[name]:.2f} dB)")
+    spread = result["psnr"].std()
+    print(f"{name:<11} mean |PSNR(t+1) - PSNR(t)| = {jumps[name]:.3f} dB, std {spread:.3f} dB")
+ax.set(xlabel="frame", ylabel="PSNR (dB)", title=f"per-frame PSNR, {scale.name} scale")
+ax.legend(fontsize=8)
+plt.show()
+steadier = jumps["two-stream"] < jumps["HNeRV"]
+print(
+    f"here the two-stream model is {'steadier' if steadier else 'no steadier'} than HNeRV: "
+    f"{jumps['two-stream']:.3f} vs {jumps['HNeRV']:.3f} dB per frame "
+    f"({'as' if steadier else 'unlike'} the paper's argument)"
+)
+
+# %% [markdown]
+# Whichever way it falls here, the measurement is weak evidence at small scales. Four things
+# to look at, each printed below:
+#
+# - **The clip.** The quick scale's 16 Bunny frames barely move (the original's own change
+#   between frames is printed last), so every model has little to jump over.
+# - **Training.** Few epochs: the LF stream alone draws only a rough picture (its PSNR was
+#   printed above), so the HF stream, which sees each frame separately, does most of the work.
+# - **Fast levels are aliased.** Between neighbouring frames `t` moves by `1/T`, so level `i`
+#   turns by `1.25^i * pi / T`. Once `1.25^i > T` that is more than half a turn: sampled at the
+#   frames, such a sine jumps back and forth instead of drifting, and LFD2 gets inputs that are
+#   not smooth in the frame index. Smoothness in `t` is only as good as the slowest levels.
+# - **Capacity.** At the quick scale LFD1, the decoder of the slow levels, has one channel.
+
+# %%
+aliased = [i for i in range(two_config.levels) if two_config.pe_base**i > scale.frames]
+paper_aliased = [i for i in range(two_config.levels) if two_config.pe_base**i > 132]
+print(
+    f"levels with 1.25^i > T: i >= {aliased[0]} here (T = {scale.frames}), "
+    f"i >= {paper_aliased[0]} at T = 132; LFD2 gets levels >= {two_config.low}"
+)
+print(f"LFD1 (hidden, channels) = {two_config.lf1}, LFD2 = {two_config.lf2}")
+with torch.no_grad():  # every stream's output for every frame, a few frames at a time
+    outs = {"hf": [], "lf": []}
+    for chunk in torch.arange(scale.frames, device=device).split(8):
+        frames, t = frames_and_times(video, chunk)
+        parts = two.streams(two.encode(frames), t)
+        for key in outs:
+            outs[key].append(parts[key])
+    outs = {key: torch.cat(value) for key, value in outs.items()}
+
+
+def step(frames):
+    """Mean |x(t + 1) - x(t)| over pixels and frame pairs: how much a sequence moves."""
+    return (frames[1:] - frames[:-1]).abs().mean().item()
+
+
+print(
+    f"mean |x(t+1) - x(t)| per pixel: original {step(video):.4f}, "
+    f"LF stream {step(outs['lf']):.4f}, HF stream {step(outs['hf']):.4f}"
+)
+
+# %% [markdown]
+# The last line says how much each stream's output changes between neighbouring frames,
+# beside the original clip's own motion. The paper's setting (DAVIS, many moving videos,
+# 300 epochs, a far larger LFD1) is where its argument was made; rerun at
+# the lesson or paper scale to test it there.
+#
+# %% [markdown]
+# ## Exercise: how much does the filter remove?
+#
+# Write `removed_fraction(height, width, rate)`: the fraction of the FFT coefficients that
+# `highpass_mask` zeroes (count it from the rectangle's sides, without calling the mask).
+
+
+# %%
+def removed_fraction(height, width, rate):
+    ### BEGIN SOLUTION
+    return (2 * int(rate * (height // 2))) * (2 * int(rate * (width // 2))) / (height * width)
+    ### END SOLUTION
+
+
+fraction = removed_fraction(scale.height, scale.width, 0.8)
+print(f"rate 0.8 at {scale.height}x{scale.width}: {fraction:.1%} removed")
+
+# %%
+# Check: says right or wrong, and why.
+for args in [(scale.height, scale.width, 0.8), (640, 1280, 0.8), (81, 97, 0.5)]:
+    want = 1 - highpass_mask(*args).float().mean().item()
+    got = removed_fraction(*args)
+    if abs(got - want) > 1e-6:
+        raise AssertionError(
+            f"removed_fraction{args} = {got:.4f}, the mask removes {want:.4f}: the rectangle "
+            "is 2 * int(rate * (H // 2)) rows by 2 * int(rate * (W // 2)) columns"
+        )
+print("Right: 80 % of each axis is only about 64 % of the coefficients")
+
+# %% [markdown]
+# ## Summary
+#
+# - Two streams: an HNeRV-like HF stream on a high-passed frame (FFT, 80 % of each axis
+#   removed) plus an index-based LF stream whose encoding is split between LFD1 and LFD2.
+# - Sizes follow HFD : LFD1 : LFD2 = 20 : 1 : 5 of the budget left after the embeddings.
+# - The paper's gain over HNeRV is +0.87 dB on DAVIS; the printed tables show ours at this scale.
+# - The paper argues the LF stream makes quality steadier from frame to frame. Measure it
+#   rather than assume it: with few epochs, a nearly static clip, aliased fast PE levels and a
+#   tiny LFD1 it need not hold, and the printed comparison says whether it did here.
+
+# %%
+print(f"lesson time: {time.perf_counter() - notebook_start:.0f} s on {device} ({scale.name} scale)")
