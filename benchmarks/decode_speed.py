@@ -57,9 +57,7 @@ def decoder_fps(
     file. Loading (parse, dequantize, build, move to the device) is timed apart; on a GPU
     one untimed render warms it up first."""
     start = time.perf_counter()
-    name, network, embeddings, frames = decode_model(data)
-    network = network.to(device)
-    embeddings = embeddings.to(device) if embeddings is not None else None
+    name, network, embeddings, frames = decode_model(data, device)
     synchronize(device)
     load = time.perf_counter() - start
     kind, best = MODEL_KINDS[name], float("inf")

@@ -204,13 +204,14 @@ def quantize_model(
     return parts
 
 
-def _load(kind: ModelKind, config, parts: dict[str, Quantized]):
-    """The stored part rebuilt from config with the dequantized weights, and the embeddings."""
+def _load(kind: ModelKind, config, parts: dict[str, Quantized], device="cpu"):
+    """The stored part rebuilt from config with the dequantized weights, and the embeddings,
+    on `device` (dequantized on the CPU first, so every device starts from the same numbers)."""
     network = kind.build(config)
     weights = {name: q.dequantize() for name, q in parts.items() if name != "embeddings"}
     network.load_state_dict(weights)
-    embeddings = parts["embeddings"].dequantize() if "embeddings" in parts else None
-    return network.eval(), embeddings
+    embeddings = parts["embeddings"].dequantize().to(device) if "embeddings" in parts else None
+    return network.to(device).eval(), embeddings
 
 
 @torch.no_grad()
@@ -223,14 +224,17 @@ def render(kind: ModelKind, network, embeddings, frames: int, chunk: int = 8) ->
     )
 
 
-def quantized_frames(model, embeddings=None, frames=None, weight_bits=8, embed_bits=6):
-    """The frames the quantized model draws, without any file: what decode must give."""
+def quantized_frames(
+    model, embeddings=None, frames=None, weight_bits=8, embed_bits=6, device="cpu"
+):
+    """The frames the quantized model draws, without any file: what decode must give
+    (drawn on `device`: compare with decode on the same device, bit for bit)."""
     name = kind_of(model)
     kind = MODEL_KINDS[name]
     frames = _check_inputs(kind, model, embeddings, frames)
     parts = quantize_model(model, embeddings, weight_bits, embed_bits)
     config = kind.config_from(json.loads(json.dumps(asdict(model.config))))  # as decode
-    network, dequantized = _load(kind, config, parts)
+    network, dequantized = _load(kind, config, parts, device)
     return render(kind, network, dequantized, frames)
 
 
@@ -305,8 +309,9 @@ def read_header(data: bytes) -> tuple[dict, bytes]:
     return header, bytes(body[PRELUDE.size + header_size :])
 
 
-def decode_model(data: bytes) -> tuple[str, nn.Module, torch.Tensor | None, int]:
-    """(kind name, stored part with dequantized weights, embeddings or None, frame count)."""
+def decode_model(data: bytes, device="cpu") -> tuple[str, nn.Module, torch.Tensor | None, int]:
+    """(kind name, stored part with dequantized weights, embeddings or None, frame count),
+    the network and embeddings on `device`."""
     header, payload = read_header(data)
     if header["kind"] not in MODEL_KINDS:
         raise BitstreamError(
@@ -334,11 +339,12 @@ def decode_model(data: bytes) -> tuple[str, nn.Module, torch.Tensor | None, int]
         used_stats, used_symbols = used_stats + 2 * slices, used_symbols + count
     if used_symbols != len(symbols) or 4 * used_stats != header["stats_bytes"]:
         raise BitstreamError("the header's tensor shapes do not match the payload")
-    network, embeddings = _load(kind, config, parts)
+    network, embeddings = _load(kind, config, parts, device)
     return header["kind"], network, embeddings, header["frames"]
 
 
-def decode(data: bytes) -> torch.Tensor:
-    """The T x 3 x H x W frames a file holds."""
-    name, network, embeddings, frames = decode_model(data)
+def decode(data: bytes, device="cpu") -> torch.Tensor:
+    """The T x 3 x H x W frames a file holds, drawn on `device` (a GPU draws them far faster;
+    a file decodes to the same weights everywhere, the frames may differ in the last bits)."""
+    name, network, embeddings, frames = decode_model(data, device)
     return render(MODEL_KINDS[name], network, embeddings, frames)

@@ -330,6 +330,13 @@ def frames_in(video: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     return video[indices]
 
 
+@torch.no_grad()
+def embed_frames(model: nn.Module, frames: torch.Tensor, chunk: int = 8) -> torch.Tensor:
+    """model.encode of every frame, `chunk` frames at a time and without gradients: the
+    encoder's activations take about 70 MB per 640x1280 frame, too much for a whole clip."""
+    return torch.cat([model.encode(part) for part in frames.split(chunk)])
+
+
 # %% [markdown]
 # ## Size, and the budget solver
 #

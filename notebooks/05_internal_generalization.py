@@ -163,12 +163,11 @@ if scale.name == "quick":  # why this scale doubles the epochs again: the same r
 #   interpolation; storing those extra embeddings would also add to the size.
 
 # %%
-from nerv_lessons.hnerv import interpolate_embeddings
+from nerv_lessons.hnerv import embed_frames, interpolate_embeddings
 from nerv_lessons.metrics import psnr
 from nerv_lessons.train import frame_times, reconstruct
 
-with torch.no_grad():
-    embeddings = hnerv_model.encode(video[trained])  # the stored ones: training frames only
+embeddings = embed_frames(hnerv_model, video[trained])  # the stored ones: training frames only
 
 
 @torch.no_grad()
@@ -401,9 +400,8 @@ midpoint = (
     + positional_encoding(times + 1 / (frames - 1), b, levels)
 ) / 2
 nerv_gap = ((midpoint - encoded).norm(dim=-1) / encoded.norm(dim=-1)).mean()
-with torch.no_grad():
-    own = hnerv_model.encode(video[middles])
-    between = (embeddings[middles // 2] + embeddings[middles // 2 + 1]) / 2
+own = embed_frames(hnerv_model, video[middles])
+between = (embeddings[middles // 2] + embeddings[middles // 2 + 1]) / 2
 hnerv_gap = ((between - own).flatten(1).norm(dim=1) / own.flatten(1).norm(dim=1)).mean()
 print("relative distance, midpoint of the neighbours' inputs vs the held-out frame's own:")
 print(f"  NeRV gamma(t) {nerv_gap:.2f}   HNeRV embedding {hnerv_gap:.2f}")

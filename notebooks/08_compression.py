@@ -46,7 +46,7 @@ import matplotlib.pyplot as plt
 import torch
 
 from nerv_lessons.data import load_clip
-from nerv_lessons.hnerv import HNeRV, frames_in, hnerv_budget, hnerv_size
+from nerv_lessons.hnerv import HNeRV, embed_frames, frames_in, hnerv_budget, hnerv_size
 from nerv_lessons.metrics import bits_per_pixel, ms_ssim, psnr
 from nerv_lessons.scales import start_lesson
 from nerv_lessons.train import TrainConfig, evaluate, train
@@ -71,8 +71,7 @@ recipe = dict(lr=lr, loss="l2", betas=(0.9, 0.999), warmup=0.1, progress=False)
 hnerv_config = hnerv_budget(scale.model_params, frames, height, width)
 model = HNeRV(hnerv_config).to(device)
 history = train(model, video, TrainConfig.for_scale(scale, **recipe), model_input=frames_in)
-with torch.no_grad():
-    embeddings = model.encode(video)  # (T, d, 2, 4): with the decoder, all the file keeps
+embeddings = embed_frames(model, video)  # (T, d, 2, 4): with the decoder, all the file keeps
 base_psnr = evaluate(model, video, frames_in)["psnr"].mean().item()
 print(
     f"HNeRV c2={hnerv_config.fc_dim}: {hnerv_size(hnerv_config, frames) / 1e6:.4f}M numbers "
@@ -610,13 +609,14 @@ def quantize_model(
     return parts
 
 
-def _load(kind: ModelKind, config, parts: dict[str, Quantized]):
-    """The stored part rebuilt from config with the dequantized weights, and the embeddings."""
+def _load(kind: ModelKind, config, parts: dict[str, Quantized], device="cpu"):
+    """The stored part rebuilt from config with the dequantized weights, and the embeddings,
+    on `device` (dequantized on the CPU first, so every device starts from the same numbers)."""
     network = kind.build(config)
     weights = {name: q.dequantize() for name, q in parts.items() if name != "embeddings"}
     network.load_state_dict(weights)
-    embeddings = parts["embeddings"].dequantize() if "embeddings" in parts else None
-    return network.eval(), embeddings
+    embeddings = parts["embeddings"].dequantize().to(device) if "embeddings" in parts else None
+    return network.to(device).eval(), embeddings
 
 
 @torch.no_grad()
@@ -629,14 +629,17 @@ def render(kind: ModelKind, network, embeddings, frames: int, chunk: int = 8) ->
     )
 
 
-def quantized_frames(model, embeddings=None, frames=None, weight_bits=8, embed_bits=6):
-    """The frames the quantized model draws, without any file: what decode must give."""
+def quantized_frames(
+    model, embeddings=None, frames=None, weight_bits=8, embed_bits=6, device="cpu"
+):
+    """The frames the quantized model draws, without any file: what decode must give
+    (drawn on `device`: compare with decode on the same device, bit for bit)."""
     name = kind_of(model)
     kind = MODEL_KINDS[name]
     frames = _check_inputs(kind, model, embeddings, frames)
     parts = quantize_model(model, embeddings, weight_bits, embed_bits)
     config = kind.config_from(json.loads(json.dumps(asdict(model.config))))  # as decode
-    network, dequantized = _load(kind, config, parts)
+    network, dequantized = _load(kind, config, parts, device)
     return render(kind, network, dequantized, frames)
 
 
@@ -717,8 +720,9 @@ def read_header(data: bytes) -> tuple[dict, bytes]:
     return header, bytes(body[PRELUDE.size + header_size :])
 
 
-def decode_model(data: bytes) -> tuple[str, nn.Module, torch.Tensor | None, int]:
-    """(kind name, stored part with dequantized weights, embeddings or None, frame count)."""
+def decode_model(data: bytes, device="cpu") -> tuple[str, nn.Module, torch.Tensor | None, int]:
+    """(kind name, stored part with dequantized weights, embeddings or None, frame count),
+    the network and embeddings on `device`."""
     header, payload = read_header(data)
     if header["kind"] not in MODEL_KINDS:
         raise BitstreamError(
@@ -746,13 +750,14 @@ def decode_model(data: bytes) -> tuple[str, nn.Module, torch.Tensor | None, int]
         used_stats, used_symbols = used_stats + 2 * slices, used_symbols + count
     if used_symbols != len(symbols) or 4 * used_stats != header["stats_bytes"]:
         raise BitstreamError("the header's tensor shapes do not match the payload")
-    network, embeddings = _load(kind, config, parts)
+    network, embeddings = _load(kind, config, parts, device)
     return header["kind"], network, embeddings, header["frames"]
 
 
-def decode(data: bytes) -> torch.Tensor:
-    """The T x 3 x H x W frames a file holds."""
-    name, network, embeddings, frames = decode_model(data)
+def decode(data: bytes, device="cpu") -> torch.Tensor:
+    """The T x 3 x H x W frames a file holds, drawn on `device` (a GPU draws them far faster;
+    a file decodes to the same weights everywhere, the frames may differ in the last bits)."""
+    name, network, embeddings, frames = decode_model(data, device)
     return render(MODEL_KINDS[name], network, embeddings, frames)
 
 
@@ -776,8 +781,7 @@ from nerv_lessons.bitstream import (
 )
 
 chosen = pruned[0.1][0].cpu()
-with torch.no_grad():
-    chosen_embeddings = chosen.encode(video.cpu())
+chosen_embeddings = embed_frames(chosen, video.cpu())
 data = encode(chosen, chosen_embeddings, weight_bits=8, embed_bits=6)
 kind, network, decoded_embeddings, stored_frames = decode_model(data)
 parts = quantize_model(chosen, chosen_embeddings, 8, 6)
@@ -787,10 +791,10 @@ exact_weights = all(
     if name != "embeddings"
 )
 exact_embeddings = torch.equal(decoded_embeddings, parts["embeddings"].dequantize())
-decoded = decode(data)
-exact_frames = torch.equal(decoded, quantized_frames(chosen, chosen_embeddings, None, 8, 6))
+decoded = decode(data, device)  # frames drawn on the lesson's device, compared on the same
+exact_frames = torch.equal(decoded, quantized_frames(chosen, chosen_embeddings, device=device))
 file_bpp = bits_per_pixel(len(data), frames, height, width)
-file_psnr = psnr(decoded, video.cpu()).mean().item()
+file_psnr = psnr(decoded, video).mean().item()
 print(
     f"{kind}: {len(data)} bytes for {stored_frames} frames "
     f"-> {file_bpp:.4f} bpp, {file_psnr:.2f} dB"
@@ -819,10 +823,11 @@ from nerv_lessons.bitstream import kind_of
 from nerv_lessons.residual import res_hnerv
 
 variant = res_hnerv(chosen.config)  # untrained: only its kind and round trip matter here
-with torch.no_grad():
-    variant_embeddings = variant.encode(video.cpu())
+variant_embeddings = embed_frames(variant, video.cpu())
 variant_file = encode(variant, variant_embeddings)
-same = torch.equal(decode(variant_file), quantized_frames(variant, variant_embeddings))
+same = torch.equal(
+    decode(variant_file, device), quantized_frames(variant, variant_embeddings, device=device)
+)
 print(f"res_hnerv(config): kind {kind_of(variant)!r}, {len(variant_file)} bytes, bit-exact {same}")
 swapped = copy.deepcopy(chosen)
 swapped.decoder.head = torch.nn.Conv2d(swapped.decoder.head.in_channels, 3, 5, padding=2)
@@ -842,14 +847,14 @@ for bits in (4, 5, 6, 7, 8):
     blob = encode(chosen, chosen_embeddings, weight_bits=bits, embed_bits=8)
     weight_sweep[bits] = (
         bits_per_pixel(len(blob), frames, height, width),
-        psnr(decode(blob), video.cpu()).mean().item(),
+        psnr(decode(blob, device), video).mean().item(),
     )
 embed_sweep = {}
 for bits in (4, 5, 6, 7, 8):
     blob = encode(chosen, chosen_embeddings, weight_bits=8, embed_bits=bits)
     embed_sweep[bits] = (
         bits_per_pixel(len(blob), frames, height, width),
-        psnr(decode(blob), video.cpu()).mean().item(),
+        psnr(decode(blob, device), video).mean().item(),
     )
 
 fig, axes = plt.subplots(1, 2, figsize=(9, 3))
@@ -1315,9 +1320,8 @@ for factor in factors:
             "seconds"
         ][-1]
     net = net.cpu()
-    with torch.no_grad():
-        blob = encode(net, net.encode(clip), weight_bits=8, embed_bits=6)
-    out = decode(blob)
+    blob = encode(net, embed_frames(net, clip), weight_bits=8, embed_bits=6)
+    out = decode(blob, device).cpu()
     inr_curves["HNeRV"].append(
         {
             "size": budget,
@@ -1333,7 +1337,7 @@ for factor in factors:
     ][-1]
     nerv_models[factor] = nerv.cpu()
     blob = encode(nerv_models[factor], frames=frames, weight_bits=8)
-    out = decode(blob)
+    out = decode(blob, device).cpu()
     inr_curves["NeRV"].append(
         {
             "size": budget,
@@ -1343,8 +1347,7 @@ for factor in factors:
         }
     )
 # Two more curves, from bits instead of sizes: the 1.0x HNeRV and NeRV at 3 to 6 weight bits.
-with torch.no_grad():
-    model_embeddings = model.cpu().encode(clip)
+model_embeddings = embed_frames(model.cpu(), clip)
 bit_sweep = (3, 4, 5, 6)
 for name, net, net_embeddings in (
     ("HNeRV", model, model_embeddings),
@@ -1353,7 +1356,7 @@ for name, net, net_embeddings in (
     curve = inr_curves[f"{name}, {bit_sweep[0]}-{bit_sweep[-1]} bits"] = []
     for bits in bit_sweep:
         blob = encode(net, net_embeddings, None if net_embeddings is not None else frames, bits)
-        out = decode(blob)
+        out = decode(blob, device).cpu()
         curve.append(
             {
                 "size": scale.model_params,

@@ -79,6 +79,23 @@ def test_hnerv_round_trip_is_bit_exact(trained_hnerv, hnerv_file):
     assert not any(e["name"].startswith("encoder") for e in read_header(hnerv_file)[0]["tensors"])
 
 
+def test_decode_draws_on_the_device_it_is_given(hnerv_file):
+    # The meta device holds shapes only: enough to see where the network and frames live.
+    kind, network, embeddings, frames = decode_model(hnerv_file, device="meta")
+    assert next(network.parameters()).device.type == "meta"
+    assert embeddings.device.type == "meta"
+    assert decode(hnerv_file, device="meta").shape == (4, 3, 80, 160)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_decode_on_cuda_matches_the_quantized_model_on_cuda(trained_hnerv, hnerv_file):
+    model, embeddings = trained_hnerv
+    on_gpu = decode(hnerv_file, device="cuda")
+    assert torch.equal(on_gpu, quantized_frames(model, embeddings, None, 8, 6, device="cuda"))
+    assert (on_gpu.cpu() - decode(hnerv_file)).abs().max() < 1e-3  # same weights, other kernels
+
+
 def test_nerv_round_trip_from_the_stored_frame_count(bunny):
     torch.manual_seed(0)
     model = NeRV(NeRVConfig(**TINY_NERV))

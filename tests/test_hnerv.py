@@ -7,6 +7,7 @@ import torch
 from nerv_lessons.hnerv import (
     HNeRV,
     HNeRVConfig,
+    embed_frames,
     frames_in,
     hnerv_budget,
     hnerv_size,
@@ -110,6 +111,18 @@ def test_strides_for_other_grids_and_sizes():
     assert hnerv_strides(320, 640) == (5, 4, 2, 2, 2)
     assert hnerv_strides(640, 1280, grid=(1, 2)) == (5, 4, 4, 4, 2)
     assert hnerv_strides(640, 1280, grid=(4, 8)) == (5, 4, 2, 2, 2)
+
+
+def test_embed_frames_equals_one_encode_of_the_whole_clip():
+    torch.manual_seed(0)
+    model = HNeRV(hnerv_budget(0.05, 16, 80, 160)).eval()
+    frames = torch.rand(5, 3, 80, 160)
+    with torch.no_grad():
+        whole = model.encode(frames)
+    chunked = embed_frames(model, frames, chunk=2)  # chunks of 2, 2 and 1 frames
+    assert chunked.shape == whole.shape == (5, 16, 2, 4)
+    assert torch.allclose(chunked, whole, atol=1e-6)
+    assert not chunked.requires_grad
 
 
 def test_interpolation_is_linear_between_the_two_embeddings():
