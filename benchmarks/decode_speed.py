@@ -26,6 +26,7 @@ import platform
 import time
 
 import torch
+from train_speed import sync  # wait for queued GPU work before reading the clock
 
 from nerv_lessons.bitstream import MODEL_KINDS, decode_model, encode, render
 from nerv_lessons.codecs import codec_point, encode_video, ffmpeg_decode_seconds
@@ -44,12 +45,6 @@ PAPER_TABLE_12 = {
 }
 
 
-def synchronize(device: torch.device) -> None:
-    """Wait for the GPU's queued work, so wall-clock time covers it (no-op on the CPU)."""
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
 def decoder_fps(
     data: bytes, repeats: int, device: torch.device
 ) -> tuple[float, float, torch.Tensor]:
@@ -58,16 +53,16 @@ def decoder_fps(
     one untimed render warms it up first."""
     start = time.perf_counter()
     name, network, embeddings, frames = decode_model(data, device)
-    synchronize(device)
+    sync(device)
     load = time.perf_counter() - start
     kind, best = MODEL_KINDS[name], float("inf")
     if device.type == "cuda":
         render(kind, network, embeddings, frames)
     for _ in range(repeats):
-        synchronize(device)
+        sync(device)
         start = time.perf_counter()
         out = render(kind, network, embeddings, frames)
-        synchronize(device)
+        sync(device)
         best = min(best, time.perf_counter() - start)
     return load, frames / best, out.cpu()
 

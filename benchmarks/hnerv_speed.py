@@ -11,7 +11,7 @@ the 1.5M model of Table 2, so expect it to decode somewhat slower than the paper
 - ours: `nerv_lessons.train.train` with HNeRV's recipe (Adam 0.9/0.999, lr 1e-3, L2, batch 2,
   warm-up 0.1 then cosine, per step): clip on the device, index batches, no per-step sync,
   bf16 autocast + channels-last on CUDA, fp32 on the CPU;
-- reference: `reference_loop` below, the original code's way: frames from a DataLoader each
+- reference: `train_speed.reference_loop`, the original code's way: frames from a DataLoader each
   step, copied to the device, fp32, `loss.item()` every step; the same recipe and schedule.
   Same initial weights; each run then scored on the clip with `nerv_lessons.train.evaluate`.
 - decoding: decoder only, a batch of real embeddings, synchronised before the clock stops
@@ -32,22 +32,17 @@ import time
 from dataclasses import replace
 
 import torch
-from torch.utils.data import DataLoader, Dataset
+from train_speed import reference_loop, sync  # the same reference loop as NeRV's benchmark
 
 from nerv_lessons.data import bunny_path, load_video
 from nerv_lessons.hnerv import HNeRV, frames_in, hnerv_budget, hnerv_size, hnerv_strides
 from nerv_lessons.nerv import count_parameters
 from nerv_lessons.scales import SCALES, pick_device
-from nerv_lessons.train import TrainConfig, evaluate, lr_factor, make_loss
+from nerv_lessons.train import TrainConfig, evaluate
 from nerv_lessons.train import train as course_train
 
 # HNeRV's training (its Bunny command: -b 2 --lr 0.001, L2, warm-up 0.1 then cosine).
 RECIPE = dict(lr=1e-3, betas=(0.9, 0.999), loss="l2", batch_size=2, warmup=0.1)
-
-
-def sync(device):
-    if device.type == "cuda":
-        torch.cuda.synchronize()
 
 
 def hnerv_at(height, width):
@@ -57,51 +52,6 @@ def hnerv_at(height, width):
         strides = hnerv_strides(height, width)
         config = replace(config, height=height, width=width, strides=strides)
     return config
-
-
-class HostFrames(Dataset):
-    """Frames held on the host, one per item: how the reference code feeds HNeRV."""
-
-    def __init__(self, frames: torch.Tensor):
-        self.frames = frames
-
-    def __len__(self):
-        return len(self.frames)
-
-    def __getitem__(self, index):
-        return self.frames[index]
-
-
-def reference_loop(model, frames, epochs, device):
-    """A plain loop: DataLoader, copy to device, fp32, .item() each step; HNeRV's recipe and
-    per-step warm-up + cosine schedule (the same `lr_factor` as ours). Returns seconds."""
-    generator = torch.Generator().manual_seed(0)
-    loader = DataLoader(
-        HostFrames(frames),
-        batch_size=RECIPE["batch_size"],
-        shuffle=True,
-        num_workers=0,
-        generator=generator,
-    )
-    optimizer = torch.optim.Adam(model.parameters(), lr=RECIPE["lr"], betas=RECIPE["betas"])
-    total = epochs * len(loader)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, lambda step: lr_factor(min(step, total - 1), total, RECIPE["warmup"])
-    )
-    loss_function = make_loss(RECIPE["loss"])
-    model.to(device).train()
-    start = time.perf_counter()
-    for _ in range(epochs):
-        for target in loader:
-            target = target.to(device)
-            loss = loss_function(model(target), target)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-            _ = loss.item()  # the reference logs every step: a host sync each time
-    sync(device)
-    return time.perf_counter() - start
 
 
 def course_loop(model, frames, epochs, device):
@@ -148,7 +98,15 @@ def measure(name, frames, epochs, device, decode_batch, repeats):
     # One untimed step first, so neither loop pays for the first call's set-up alone.
     course_loop(copy.deepcopy(model), frames[:2], 1, device)
     reference_model, our_model = copy.deepcopy(model), copy.deepcopy(model)
-    seconds_ref = reference_loop(reference_model, frames, epochs, device)
+    seconds_ref = reference_loop(
+        reference_model,
+        frames,
+        epochs,
+        RECIPE["loss"],
+        device,
+        feed_frames=True,
+        **{key: RECIPE[key] for key in ("batch_size", "lr", "betas", "warmup")},
+    )
     seconds_ours = course_loop(our_model, frames, epochs, device)
     psnr_ref = clip_psnr(reference_model, frames, device)
     psnr_ours = clip_psnr(our_model, frames, device)

@@ -25,7 +25,7 @@ from torch.utils.data import DataLoader, Dataset
 from nerv_lessons.data import bunny_path, load_video
 from nerv_lessons.nerv import NeRV, count_parameters, nerv_bunny
 from nerv_lessons.scales import pick_device
-from nerv_lessons.train import TrainConfig, frame_times, make_loss, train
+from nerv_lessons.train import TrainConfig, frame_times, lr_factor, make_loss, train
 
 
 class FrameDataset(Dataset):
@@ -50,13 +50,23 @@ def reference_loop(
     batch_size=1,
     lr=5e-4,
     betas=(0.5, 0.999),
+    warmup=0.2,
     feed_frames=False,
 ):
     """A plain loop: DataLoader, copy to device, fp32, .item() each step. Returns seconds.
 
-    The model takes the batch's times (NeRV), or with feed_frames=True the frames (HNeRV)."""
-    loader = DataLoader(FrameDataset(frames), batch_size=batch_size, shuffle=True, num_workers=0)
+    The learning rate follows the same per-step warm-up + cosine as ours (`lr_factor`; NeRV's
+    warm-up is 0.2, HNeRV's 0.1). The model takes the batch's times (NeRV), or with
+    feed_frames=True the frames (HNeRV)."""
+    generator = torch.Generator().manual_seed(0)
+    loader = DataLoader(
+        FrameDataset(frames), batch_size=batch_size, shuffle=True, generator=generator
+    )
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=betas)
+    total = epochs * len(loader)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(min(step, total - 1), total, warmup)
+    )
     loss_function = make_loss(loss_name)
     model.to(device).train()
     start = time.perf_counter()
@@ -67,10 +77,16 @@ def reference_loop(
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
+            scheduler.step()
             _ = loss.item()  # the reference logs every step: a host sync each time
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(device)
     return time.perf_counter() - start
+
+
+def sync(device):
+    """Wait for the GPU's queued work, so the clock stops when the work does."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def ours(model, frames, epochs, loss_name, device, model_input=frame_times, **changes):
@@ -81,8 +97,7 @@ def ours(model, frames, epochs, loss_name, device, model_input=frame_times, **ch
     )
     start = time.perf_counter()
     train(model, video, config, model_input=model_input)
-    if device.type == "cuda":
-        torch.cuda.synchronize()
+    sync(device)
     return time.perf_counter() - start
 
 

@@ -1306,6 +1306,18 @@ from nerv_lessons.metrics import ms_ssim_window
 from nerv_lessons.nerv import NeRV, nerv_for_scale
 from nerv_lessons.train import frame_times
 
+
+def file_point(blob: bytes, size: float) -> dict:
+    """One rate-distortion point: bpp from the file's length, quality of what it decodes to."""
+    out = decode(blob, device).cpu()
+    return {
+        "size": size,
+        "bpp": bits_per_pixel(len(blob), frames, height, width),
+        "psnr": psnr(out, clip).mean().item(),
+        "ms_ssim": ms_ssim(out, clip).mean().item(),
+    }
+
+
 factors = [0.5, 0.75, 1.0, 1.25]
 inr_curves = {"HNeRV": [], "NeRV": []}
 nerv_models = {}
@@ -1321,15 +1333,7 @@ for factor in factors:
         ][-1]
     net = net.cpu()
     blob = encode(net, embed_frames(net, clip), weight_bits=8, embed_bits=6)
-    out = decode(blob, device).cpu()
-    inr_curves["HNeRV"].append(
-        {
-            "size": budget,
-            "bpp": bits_per_pixel(len(blob), frames, height, width),
-            "psnr": psnr(out, clip).mean().item(),
-            "ms_ssim": ms_ssim(out, clip).mean().item(),
-        }
-    )
+    inr_curves["HNeRV"].append(file_point(blob, budget))
     torch.manual_seed(factors.index(factor))
     nerv = NeRV(nerv_for_scale(scale, budget=budget)).to(device)
     train_seconds += train(nerv, video, TrainConfig.for_scale(scale, **recipe), frame_times)[
@@ -1337,15 +1341,7 @@ for factor in factors:
     ][-1]
     nerv_models[factor] = nerv.cpu()
     blob = encode(nerv_models[factor], frames=frames, weight_bits=8)
-    out = decode(blob, device).cpu()
-    inr_curves["NeRV"].append(
-        {
-            "size": budget,
-            "bpp": bits_per_pixel(len(blob), frames, height, width),
-            "psnr": psnr(out, clip).mean().item(),
-            "ms_ssim": ms_ssim(out, clip).mean().item(),
-        }
-    )
+    inr_curves["NeRV"].append(file_point(blob, budget))
 # Two more curves, from bits instead of sizes: the 1.0x HNeRV and NeRV at 3 to 6 weight bits.
 model_embeddings = embed_frames(model.cpu(), clip)
 bit_sweep = (3, 4, 5, 6)
@@ -1356,15 +1352,7 @@ for name, net, net_embeddings in (
     curve = inr_curves[f"{name}, {bit_sweep[0]}-{bit_sweep[-1]} bits"] = []
     for bits in bit_sweep:
         blob = encode(net, net_embeddings, None if net_embeddings is not None else frames, bits)
-        out = decode(blob, device).cpu()
-        curve.append(
-            {
-                "size": scale.model_params,
-                "bpp": bits_per_pixel(len(blob), frames, height, width),
-                "psnr": psnr(out, clip).mean().item(),
-                "ms_ssim": ms_ssim(out, clip).mean().item(),
-            }
-        )
+        curve.append(file_point(blob, scale.model_params))
 for name, curve in inr_curves.items():
     print(name, ", ".join(f"{p['bpp']:.3f} bpp/{p['psnr']:.2f} dB" for p in curve))
 print(f"training: {train_seconds:.0f} s for {2 * len(factors) - 1} models of {scale.epochs} epochs")
