@@ -49,6 +49,25 @@ def test_a_short_fit_beats_the_mean_frame(small):
     assert all(isinstance(value, float) for value in history["loss"])
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_the_cuda_path_fits_like_the_cpu(small):
+    # On CUDA, train adds bf16 autocast, channels-last, cuDNN autotuning and fused Adam; the
+    # same fit must still beat the mean frame and land near the CPU's fp32 result (the batch
+    # order comes from each device's own generator, so not exactly on it).
+    config = TrainConfig(epochs=150, lr=5e-3, batch_size=2, loss="l2", progress=False)
+    mean_frame = small.mean(0, keepdim=True).expand_as(small)
+    baseline = psnr(mean_frame, small).mean().item()
+    cpu_model, cuda_model = tiny_model(), tiny_model()
+    train(cpu_model, small, config)
+    train(cuda_model, small.cuda(), config)
+    on_cpu = evaluate(cpu_model, small)["psnr"].mean().item()
+    on_cuda = evaluate(cuda_model, small.cuda())["psnr"].mean().item()
+    assert next(cuda_model.parameters()).is_cuda and torch.backends.cudnn.benchmark
+    assert on_cuda > baseline + 2, (on_cuda, baseline)
+    assert abs(on_cuda - on_cpu) < 1.5, (on_cuda, on_cpu)
+
+
 def test_same_seed_same_losses(small):
     config = TrainConfig(epochs=3, batch_size=3, progress=False)
     first = train(tiny_model(), small, config)["loss"]
