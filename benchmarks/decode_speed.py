@@ -83,9 +83,7 @@ def matched_quality(args, lines):
     clip = load_video(bunny_path(), frames=scale.frames, size=(scale.height, scale.width))
     config = hnerv_budget(scale.model_params, len(clip), scale.height, scale.width)
     model = HNeRV(config)
-    recipe = TrainConfig.for_scale(
-        scale, lr=5e-3, loss="l2", betas=(0.9, 0.999), warmup=0.1, progress=False
-    )
+    recipe = TrainConfig.for_scale(scale, loss="l2", betas=(0.9, 0.999), warmup=0.1, progress=False)
     train(model, clip, recipe, model_input=frames_in)
     with torch.no_grad():
         data = encode(model, model.encode(clip), weight_bits=8, embed_bits=6)

@@ -141,8 +141,9 @@ class TrainConfig:
 
     @classmethod
     def for_scale(cls, scale, **changes) -> "TrainConfig":
-        """The scale's epochs and batch size; anything else as given."""
-        return cls(**({"epochs": scale.epochs, "batch_size": scale.batch_size} | changes))
+        """The scale's epochs, batch size and lr; anything else as given."""
+        sizes = {"epochs": scale.epochs, "batch_size": scale.batch_size, "lr": scale.lr}
+        return cls(**(sizes | changes))
 
 
 def frame_times(video: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:

@@ -430,8 +430,8 @@ def lr_factor(step: int, total_steps: int, warmup: float) -> float:
 
 
 # %% [markdown]
-# The configuration, with one reason per field. `for_scale` takes the epochs and batch size
-# of a scale, so a lesson runs the same code at quick, lesson and paper scale.
+# The configuration, with one reason per field. `for_scale` takes the epochs, batch size and
+# lr of a scale, so a lesson runs the same code at quick, lesson and paper scale.
 
 # %%
 #| export train
@@ -468,8 +468,9 @@ class TrainConfig:
 
     @classmethod
     def for_scale(cls, scale, **changes) -> "TrainConfig":
-        """The scale's epochs and batch size; anything else as given."""
-        return cls(**({"epochs": scale.epochs, "batch_size": scale.batch_size} | changes))
+        """The scale's epochs, batch size and lr; anything else as given."""
+        sizes = {"epochs": scale.epochs, "batch_size": scale.batch_size, "lr": scale.lr}
+        return cls(**(sizes | changes))
 
 
 # %% [markdown]
@@ -768,10 +769,9 @@ from nerv_lessons.train import TrainConfig, evaluate, frame_times, reconstruct, 
 
 video = load_clip(scale, device)
 print(f"video: {tuple(video.shape)} on {video.device}")
-# NeRV's lr 5e-4 is for ~40,000 steps (300 epochs, batch 1). A quick-scale run is ~160 steps,
-# so it needs a bigger step; larger scales use HNeRV's 1e-3. Only this and sizes differ.
-lr = 5e-3 if scale.name == "quick" else 1e-3
-train_config = TrainConfig.for_scale(scale, lr=lr)
+# NeRV's lr 5e-4 is for ~40,000 steps (300 epochs, batch 1). The scale's lr (`scale.lr`) is
+# HNeRV's 1e-3, or 5e-3 at the quick scale, whose ~160 steps need a bigger step.
+train_config = TrainConfig.for_scale(scale)
 print(train_config)
 
 torch.manual_seed(0)

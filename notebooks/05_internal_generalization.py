@@ -74,8 +74,8 @@ print(f"{' ' * len(str(frames))}         hold out {held_out.tolist()}")
 # made from them), so `hnerv_budget` is asked for `len(trained)` frames. NeRV stores no
 # embeddings: `nerv_for_scale` gives the widest NeRV within the same budget.
 #
-# The recipe is lesson 04's (HNeRV's: Adam (0.9, 0.999), L2, warm-up 0.1), at lr 5e-3 at the
-# quick scale (whose runs are too short for the paper's 1e-3) and 1e-3 at the larger ones.
+# The recipe is lesson 04's (HNeRV's: Adam (0.9, 0.999), L2, warm-up 0.1) at the scale's lr:
+# 5e-3 at the quick scale (whose runs are too short for the paper's 1e-3), 1e-3 above.
 # Half the frames means half the steps per epoch, so each run gets twice the scale's epochs:
 # as many steps as a run on the whole clip. At the quick scale we double that again, because
 # a held-out score is only telling once the training frames are copied well; after training,
@@ -90,9 +90,8 @@ budget = scale.model_params
 hnerv_config = hnerv_budget(budget, len(trained), scale.height, scale.width)
 nerv_config = nerv_for_scale(scale, budget)
 epochs = (4 if scale.name == "quick" else 2) * scale.epochs
-lr = 5e-3 if scale.name == "quick" else 1e-3
 recipe = TrainConfig.for_scale(
-    scale, epochs=epochs, lr=lr, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False
+    scale, epochs=epochs, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False
 )
 print(recipe)
 

@@ -512,8 +512,8 @@ print("paper 004 (ReadySetGo, RTX 3090): Res-NeRV / NeRV = 3.01x GMACs, 1.26x de
 #
 # ## Training the three at equal size
 #
-# Same recipe as lesson 04 (HNeRV's: Adam (0.9, 0.999), L2, warm-up 0.1, the scale's batch
-# and epochs; lr 5e-3 at the quick scale, where 1e-3 barely trains in ~160 steps, 1e-3
+# Same recipe as lesson 04 (HNeRV's: Adam (0.9, 0.999), L2, warm-up 0.1, the scale's batch,
+# epochs and lr: 5e-3 at the quick scale, where 1e-3 barely trains in ~160 steps, 1e-3
 # above). Every model takes the frames as input (`frames_in`).
 
 # %%
@@ -521,10 +521,7 @@ from nerv_lessons.hnerv import frames_in
 from nerv_lessons.metrics import ms_ssim
 from nerv_lessons.train import TrainConfig, evaluate, train
 
-lr = 5e-3 if scale.name == "quick" else 1e-3
-recipe = TrainConfig.for_scale(
-    scale, lr=lr, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False
-)
+recipe = TrainConfig.for_scale(scale, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False)
 models, results = {}, {}
 start = time.perf_counter()
 for kind, config in configs.items():

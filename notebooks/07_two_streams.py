@@ -436,9 +436,9 @@ print(f"at the paper's 1.5M (132 frames of 640x1280), in 26ths: {paper_split}")
 # ## NeRV, HNeRV and two streams at equal size
 #
 # All three get the scale's budget and lesson 04's recipe (HNeRV's: Adam (0.9, 0.999), L2,
-# warm-up 0.1; lr 5e-3 at the quick scale, where 1e-3 barely trains in ~160 steps, else 1e-3;
-# the paper states only L2 and 300 epochs). NeRV takes times, HNeRV frames, the two-stream
-# model both.
+# warm-up 0.1; the scale's lr: 5e-3 at the quick scale, where 1e-3 barely trains in ~160
+# steps, else 1e-3; the paper states only L2 and 300 epochs). NeRV takes times, HNeRV
+# frames, the two-stream model both.
 
 # %%
 from nerv_lessons.hnerv import HNeRV, frames_in
@@ -447,10 +447,7 @@ from nerv_lessons.nerv import NeRV
 from nerv_lessons.residual import residual_budget
 from nerv_lessons.train import TrainConfig, evaluate, frame_times, train
 
-lr = 5e-3 if scale.name == "quick" else 1e-3
-recipe = TrainConfig.for_scale(
-    scale, lr=lr, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False
-)
+recipe = TrainConfig.for_scale(scale, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False)
 nerv_config = nerv_for_scale(scale, budget)
 # Lesson 06's residual_budget("hnerv", ...): the widest c2 whose size stays within the budget
 # (hnerv_budget's quadratic can overshoot by a few percent at tiny sizes).

@@ -6,6 +6,7 @@ import torch.nn.functional as F
 
 from nerv_lessons.metrics import psnr
 from nerv_lessons.nerv import NeRV, NeRVConfig
+from nerv_lessons.scales import SCALES
 from nerv_lessons.train import (
     TrainConfig,
     evaluate,
@@ -107,6 +108,14 @@ def test_schedule_warms_up_then_follows_a_cosine():
     assert lr_factor(0, 100, 0.0) == pytest.approx(1.0)
     later = [lr_factor(step, 100, 0.2) for step in range(20, 101)]
     assert all(a >= b for a, b in zip(later, later[1:]))
+
+
+def test_for_scale_takes_the_scales_epochs_batch_and_lr():
+    quick = SCALES["quick"]
+    config = TrainConfig.for_scale(quick)
+    assert (config.epochs, config.batch_size, config.lr) == (40, 4, 5e-3)
+    assert TrainConfig.for_scale(quick, lr=1e-4, loss="l2").lr == 1e-4  # changes win
+    assert TrainConfig.for_scale(SCALES["paper"]).lr == 1e-3  # HNeRV's, at the paper scale
 
 
 def test_the_optimizer_follows_the_schedule(small):
