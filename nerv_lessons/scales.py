@@ -49,12 +49,18 @@ class Scale:
 SCALES = {
     # The paper's crop shrunk 8x: strides 5,2,2,2 (product 40) give the same 2x4 grid
     # that HNeRV's 5,4,4,2,2 (product 320) gives at 640x1280.
-    "quick": Scale("quick", 80, 160, 16, epochs=40, model_params=0.05, batch_size=4, lr=5e-3),
+    "quick": Scale(
+        "quick", 80, 160, frames=16, epochs=40, model_params=0.05, batch_size=4, lr=5e-3
+    ),
     # Half the paper's crop and the whole clip; 0.35M keeps about the paper's 1.5M
     # parameters per pixel (a quarter of the pixels, a quarter of the parameters).
-    "lesson": Scale("lesson", 320, 640, 132, epochs=100, model_params=0.35, batch_size=2, lr=1e-3),
+    "lesson": Scale(
+        "lesson", 320, 640, frames=132, epochs=100, model_params=0.35, batch_size=2, lr=1e-3
+    ),
     # HNeRV's Bunny set-up: 640x1280 centre crop, 132 frames, 300 epochs, 1.5M, batch 2.
-    "paper": Scale("paper", 640, 1280, 132, epochs=300, model_params=1.5, batch_size=2, lr=1e-3),
+    "paper": Scale(
+        "paper", 640, 1280, frames=132, epochs=300, model_params=1.5, batch_size=2, lr=1e-3
+    ),
 }
 
 
