@@ -10,7 +10,7 @@ the 1.5M model of Table 2, so expect it to decode somewhat slower than the paper
 
 - ours: `nerv_lessons.train.train` with HNeRV's recipe (Adam 0.9/0.999, lr 1e-3, L2, batch 2,
   warm-up 0.1 then cosine, per step): clip on the device, index batches, no per-step sync,
-  bf16 autocast + channels-last + fused Adam on CUDA, fp32 on the CPU;
+  bf16 autocast + channels-last on CUDA, fp32 on the CPU;
 - reference: `train_speed.reference_loop`, the original code's way: frames from a DataLoader each
   step, copied to the device, fp32, `loss.item()` every step; the same recipe and schedule.
   Same initial weights; each run then scored on the clip with `nerv_lessons.train.evaluate`.
@@ -156,8 +156,8 @@ def main():
         f"| {platform.processor() or platform.machine()} | {os.cpu_count()} CPUs, load average "
         f"{os.getloadavg()[0]:.2f} at the start",
         "HNeRV recipe: Adam (0.9, 0.999), lr 1e-3, L2, batch 2, warm-up 0.1 + cosine per step, "
-        "both loops; on CUDA ours adds bf16 autocast + channels-last + fused Adam (cuDNN "
-        "autotuner on for both); CPU: fp32 both.",
+        "both loops; on CUDA ours adds bf16 autocast + channels-last (cuDNN autotuner on for "
+        "both); CPU: fp32 both.",
         "Paper decoding (Tables 12-13): 332.7 frames/s on an RTX 2080 Ti with r = 1.5; "
         "ours is the r = 1.2 model.",
         *args.note,

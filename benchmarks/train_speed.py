@@ -3,7 +3,7 @@
 NeRV-S (3.2M) on Bunny, at 720x1280 (the paper's size) and at the quick scale's 80x160:
 
 - ours: `nerv_lessons.train.train`: the clip on the device, index batches, no per-step sync,
-  bf16 autocast, channels-last and fused Adam on CUDA (fp32 on the CPU);
+  bf16 autocast and channels-last on CUDA (fp32 on the CPU);
 - reference: a torch DataLoader over a Dataset of frames held on the host, each batch copied
   to the device, fp32, `loss.item()` every step (a host sync), as the original NeRV code does.
 
@@ -129,8 +129,8 @@ def main():
     lines = [
         f"device: {device}{gpu} | torch {torch.__version__} | threads {torch.get_num_threads()} "
         f"| {platform.processor() or platform.machine()}",
-        f"loss {args.loss}, batch 1; on CUDA ours adds bf16 autocast + channels-last + fused "
-        "Adam (cuDNN autotuner on for both); CPU: fp32 both",
+        f"loss {args.loss}, batch 1; on CUDA ours adds bf16 autocast + channels-last "
+        "(cuDNN autotuner on for both); CPU: fp32 both",
     ]
     print("\n".join(lines), flush=True)
     full = load_video(bunny_path(), frames=args.steps, crop=None)  # 720x1280, as NeRV-S

@@ -6,8 +6,8 @@
 
 The clip lives on the device as one tensor and batches are index tensors; losses stay on the
 device between log points; Adam with warm-up + cosine per step; on CUDA only: bf16/fp16
-autocast, channels-last, cuDNN autotuning and fused Adam. `evaluate` gives per-frame PSNR and
-MS-SSIM; `save_checkpoint` and `load_checkpoint` keep model, configs, optimizer and epoch.
+autocast, channels-last and cuDNN autotuning. `evaluate` gives per-frame PSNR and MS-SSIM;
+`save_checkpoint` and `load_checkpoint` keep model, configs, optimizer and epoch.
 `train(..., mask=known)` counts only the known pixels (1 = known, 0 = hole) in pixel losses,
 for inpainting (lesson 09); a loss that turns non-finite stops the run with a RuntimeError.
 Introduced in lesson 03 (notebooks/03_nerv.ipynb).
@@ -206,9 +206,11 @@ def train(
         model.to(memory_format=torch.channels_last)
     if cuda:
         # Every step has the same shapes, so timing cuDNN's algorithms once pays off (the
-        # reference code sets this too); fused Adam updates all weights in one kernel.
+        # reference code sets this too).
         torch.backends.cudnn.benchmark = True
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas, fused=cuda)
+    # Not fused=True: the fused kernel refuses a gradient whose strides differ from its
+    # weight's, as they can in size-1 dimensions such as a 1x1 conv's (pytorch#106951).
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr, betas=config.betas)
     steps_per_epoch = math.ceil(frames / config.batch_size)
     total_steps = config.epochs * steps_per_epoch
     scheduler = torch.optim.lr_scheduler.LambdaLR(

@@ -53,7 +53,7 @@ def test_a_short_fit_beats_the_mean_frame(small):
 @pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_the_cuda_path_fits_like_the_cpu(small):
-    # On CUDA, train adds bf16 autocast, channels-last, cuDNN autotuning and fused Adam; the
+    # On CUDA, train adds bf16 autocast, channels-last and cuDNN autotuning; the
     # same fit must still beat the mean frame and land near the CPU's fp32 result (the batch
     # order comes from each device's own generator, so not exactly on it).
     config = TrainConfig(epochs=150, lr=5e-3, batch_size=2, loss="l2", progress=False)
