@@ -30,8 +30,8 @@ from train_speed import sync  # wait for queued GPU work before reading the cloc
 
 from nerv_lessons.bitstream import MODEL_KINDS, decode_model, encode, render
 from nerv_lessons.codecs import codec_point, encode_video, ffmpeg_decode_seconds
-from nerv_lessons.data import bunny_path, load_video
-from nerv_lessons.hnerv import HNeRV, frames_in, hnerv_budget, hnerv_size
+from nerv_lessons.data import bunny_path, load_clip, load_video
+from nerv_lessons.hnerv import HNeRV, embed_frames, frames_in, hnerv_budget, hnerv_size
 from nerv_lessons.metrics import bits_per_pixel, psnr
 from nerv_lessons.scales import SCALES, seed_everything
 from nerv_lessons.train import TrainConfig, train
@@ -80,13 +80,13 @@ def closest_crf(clip, codec, target, crfs=range(12, 52, 3), points=None):
 
 def matched_quality(args, lines):
     scale = SCALES["quick"]
-    clip = load_video(bunny_path(), frames=scale.frames, size=(scale.height, scale.width))
+    clip = load_clip(scale)
     config = hnerv_budget(scale.model_params, len(clip), scale.height, scale.width)
     model = HNeRV(config)
     recipe = TrainConfig.for_scale(scale, loss="l2", betas=(0.9, 0.999), warmup=0.1, progress=False)
     train(model, clip, recipe, model_input=frames_in)
     with torch.no_grad():
-        data = encode(model, model.encode(clip), weight_bits=8, embed_bits=6)
+        data = encode(model, embed_frames(model, clip), weight_bits=8, embed_bits=6)
     load, fps, out = decoder_fps(data, args.repeats, args.device)
     quality = psnr(out, clip).mean().item()
     bpp = bits_per_pixel(len(data), *clip.shape[:1], *clip.shape[2:])

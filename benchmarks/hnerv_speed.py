@@ -32,14 +32,20 @@ import time
 from dataclasses import replace
 
 import torch
-from train_speed import reference_loop, sync  # the same reference loop as NeRV's benchmark
+from train_speed import ours, reference_loop, sync  # the same two loops as NeRV's benchmark
 
 from nerv_lessons.data import bunny_path, load_video
-from nerv_lessons.hnerv import HNeRV, frames_in, hnerv_budget, hnerv_size, hnerv_strides
+from nerv_lessons.hnerv import (
+    HNeRV,
+    embed_frames,
+    frames_in,
+    hnerv_budget,
+    hnerv_size,
+    hnerv_strides,
+)
 from nerv_lessons.nerv import count_parameters
 from nerv_lessons.scales import SCALES, pick_device
-from nerv_lessons.train import TrainConfig, evaluate
-from nerv_lessons.train import train as course_train
+from nerv_lessons.train import evaluate
 
 # HNeRV's training (its Bunny command: -b 2 --lr 0.001, L2, warm-up 0.1 then cosine).
 RECIPE = dict(lr=1e-3, betas=(0.9, 0.999), loss="l2", batch_size=2, warmup=0.1)
@@ -56,12 +62,8 @@ def hnerv_at(height, width):
 
 def course_loop(model, frames, epochs, device):
     """The course's `train` with HNeRV's recipe on the same work. Returns seconds."""
-    video = frames.to(device)
-    config = TrainConfig(epochs=epochs, progress=False, **RECIPE)
-    start = time.perf_counter()
-    course_train(model, video, config, model_input=frames_in)
-    sync(device)
-    return time.perf_counter() - start
+    recipe = {key: value for key, value in RECIPE.items() if key != "loss"}
+    return ours(model, frames, epochs, RECIPE["loss"], device, frames_in, **recipe)
 
 
 def clip_psnr(model, frames, device):
@@ -73,7 +75,7 @@ def clip_psnr(model, frames, device):
 def decode_rate(model, frames, batch, repeats, device, amp="off"):
     """Frames/s of the decoder alone on a batch of embeddings (one warm-up call first)."""
     model.to(device).eval()
-    embeddings = model.encode(frames[:batch].to(device))  # real embeddings, made once
+    embeddings = embed_frames(model, frames[:batch].to(device))  # real embeddings, made once
     context = (
         torch.autocast("cuda", dtype=torch.bfloat16)
         if amp == "bf16" and device.type == "cuda"
