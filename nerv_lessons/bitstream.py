@@ -216,12 +216,12 @@ def _load(kind: ModelKind, config, parts: dict[str, Quantized], device="cpu"):
 
 @torch.no_grad()
 def render(kind: ModelKind, network, embeddings, frames: int, chunk: int = 8) -> torch.Tensor:
-    """All T frames the stored part draws, T x 3 x H x W float32 (no clamp: heads are [0, 1])."""
+    """All T frames the stored part draws, T x 3 x H x W float32 in [0, 1]. Clamped as
+    `train.reconstruct` does: the two-stream frame hf + lf can leave [0, 1]."""
     network.eval()
     indices = torch.arange(frames, device=next(network.parameters()).device)
-    return torch.cat(
-        [kind.render(network, embeddings, part, frames) for part in indices.split(chunk)]
-    )
+    parts = [kind.render(network, embeddings, part, frames) for part in indices.split(chunk)]
+    return torch.cat(parts).clamp(0, 1)
 
 
 def quantized_frames(

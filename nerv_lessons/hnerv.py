@@ -196,7 +196,8 @@ class Decoder(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.head = nn.Conv2d(channels, 3, kernel_size=3, padding=1)
 
-    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+    def raw(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Stem, blocks and head, before the output squash (lessons 06-07 squash it their way)."""
         config, batch = self.config, embedding.shape[0]
         h, w = config.grid
         expect_shape(embedding, (batch, config.embed_dim, h, w), "decoder input (embedding)")
@@ -207,7 +208,10 @@ class Decoder(nn.Module):
             x = block(x)  # (B, C, h, w) -> (B, width, h*stride, w*stride)
             h, w = h * stride, w * stride
             expect_shape(x, (batch, width, h, w), f"block {index + 1} (stride {stride})")
-        return (torch.tanh(self.head(x)) + 1) / 2  # NeRV's output squash, as HNeRV's code
+        return self.head(x)
+
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+        return (torch.tanh(self.raw(embedding)) + 1) / 2  # NeRV's output squash, as HNeRV's code
 
 
 class HNeRV(nn.Module):

@@ -124,7 +124,8 @@ def fill_in_time(video: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor
     """Fill each hole from the nearest frame where that pixel is visible (the earlier on ties).
     Returns (filled clip, (T, 1, H, W) bool of the pixels now known)."""
     check_mask(known, video)
-    have = _pixel_known(known)
+    visible = _pixel_known(known)
+    have = visible.clone()  # grows as holes are filled; copies come only from `visible`
     filled = video * have
     for distance in range(1, len(video)):
         if have.all():
@@ -133,7 +134,9 @@ def fill_in_time(video: torch.Tensor, known: torch.Tensor) -> tuple[torch.Tensor
             (slice(distance, None), slice(None, -distance)),  # from `distance` frames earlier
             (slice(None, -distance), slice(distance, None)),  # from `distance` frames later
         ):
-            take = ~have[target] & have[source]
+            # From pixels the source frame really shows: a pixel it got by filling is hidden
+            # there too, and copying video[source] would hand over the hidden true value.
+            take = ~have[target] & visible[source]
             filled[target] = torch.where(take, video[source], filled[target])
             have[target] |= take
     return filled, have

@@ -84,16 +84,7 @@ def lowres_numbers(frames: int, height: int, width: int, factor: int | None = No
 
 def lowres_bpp(height: int, width: int, factor: int | None = None) -> float:
     """Bits per pixel the 8-bit low-resolution frames add: 3 * 8 / s^2 (0.00146 at s = 128)."""
-    factor = check_factor(factor, height, width)
-    return 3 * LOWRES_BITS * (height // factor) * (width // factor) / (height * width)
-
-
-def decode_raw(decoder: Decoder, embedding: torch.Tensor) -> torch.Tensor:
-    """An HNeRV decoder's output before its (tanh + 1) / 2 squash: stem, blocks, head."""
-    x = decoder.stem(embedding)
-    for block in decoder.blocks:
-        x = block(x)
-    return decoder.head(x)
+    return LOWRES_BITS * lowres_numbers(1, height, width, factor) / (height * width)
 
 
 class RCHNeRV(nn.Module):
@@ -117,7 +108,7 @@ class RCHNeRV(nn.Module):
     def parts(self, embedding: torch.Tensor, lowres: torch.Tensor) -> dict[str, torch.Tensor]:
         """The pieces of a reconstruction: upsampled low-res, learned residual, their sum."""
         upsampled = upsize(lowres, self.config.height, self.config.width)
-        residual = torch.tanh(decode_raw(self.decoder, embedding))  # in (-1, 1)
+        residual = torch.tanh(self.decoder.raw(embedding))  # in (-1, 1)
         return {"upsampled": upsampled, "residual": residual, "frame": upsampled + residual}
 
     def decode(self, embedding: torch.Tensor, lowres: torch.Tensor) -> torch.Tensor:

@@ -25,7 +25,6 @@ from torch import nn
 from nerv_lessons.encoding import positional_encoding
 from nerv_lessons.hnerv import Decoder, Encoder, HNeRVConfig, hnerv_strides
 from nerv_lessons.nerv import count_parameters, expect_shape, make_activation
-from nerv_lessons.residual import decode_raw
 
 FILTER_RATE = 0.8  # the paper's "removes 80 % of the frequency bandwidth"
 PE_BASE, PE_LEVELS, PE_LOW = 1.25, 30, 10  # b, n, m of the paper (n levels as its code)
@@ -61,7 +60,11 @@ def highpass_mask(height: int, width: int, rate: float = FILTER_RATE) -> torch.T
 
 def highpass(frames: torch.Tensor, rate: float = FILTER_RATE) -> torch.Tensor:
     """The high-pass-filtered frames (..., H, W): per channel FFT, mask, inverse FFT."""
-    keep = highpass_mask(*frames.shape[-2:], rate).to(frames.device)
+    return keep_frequencies(frames, highpass_mask(*frames.shape[-2:], rate).to(frames.device))
+
+
+def keep_frequencies(frames: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """The frames (..., H, W) with only the frequencies where `keep` (fft2's layout) is True."""
     return torch.fft.ifft2(torch.fft.fft2(frames) * keep).real
 
 
@@ -126,7 +129,7 @@ class LFDecoder(nn.Module):
 
     def forward(self, encoded: torch.Tensor) -> torch.Tensor:
         grid = self.mlp(encoded).view(len(encoded), self.config.embed_dim, *self.config.grid)
-        return decode_raw(self.decoder, grid)  # (B, 3, H, W), before any squash
+        return self.decoder.raw(grid)  # (B, 3, H, W), before any squash
 
 
 @dataclass
@@ -157,6 +160,10 @@ class TwoStream(nn.Module):
         self.config = config
         hf = config.hf
         self.encoder = Encoder(hf)  # sees the high-passed frame only
+        # The filter's mask, made once and moved with the model: building it on the CPU in
+        # every step would copy it to the GPU each time, a sync per step.
+        keep = highpass_mask(hf.height, hf.width, config.filter_rate)
+        self.register_buffer("keep", keep, persistent=False)  # not stored: rebuilt from config
         self.hf_decoder = Decoder(hf)
         low, high = 2 * config.low, 2 * (config.levels - config.low)
         self.lfd1 = LFDecoder(low, *config.lf1, hf.height, hf.width, hf.activation)
@@ -165,14 +172,14 @@ class TwoStream(nn.Module):
     def encode(self, frames: torch.Tensor) -> torch.Tensor:
         hf = self.config.hf
         expect_shape(frames, (frames.shape[0], 3, hf.height, hf.width), "two-stream input")
-        return self.encoder(highpass(frames, self.config.filter_rate))
+        return self.encoder(keep_frequencies(frames, self.keep))
 
     def streams(self, embedding: torch.Tensor, t: torch.Tensor) -> dict[str, torch.Tensor]:
         """Each stream's output: hf in (-1, 1), lf1 and lf in (0, 1), and frame = hf + lf."""
         config = self.config
         low, high = split_encoding(t, config.pe_base, config.levels, config.low)
         lf1, lf2 = self.lfd1(low), self.lfd2(high)
-        hf = torch.tanh(decode_raw(self.hf_decoder, embedding))
+        hf = torch.tanh(self.hf_decoder.raw(embedding))
         lf = (torch.tanh(lf1 + lf2) + 1) / 2
         return {"hf": hf, "lf1": (torch.tanh(lf1) + 1) / 2, "lf": lf, "frame": hf + lf}
 

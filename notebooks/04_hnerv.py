@@ -287,7 +287,8 @@ class Decoder(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.head = nn.Conv2d(channels, 3, kernel_size=3, padding=1)
 
-    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+    def raw(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Stem, blocks and head, before the output squash (lessons 06-07 squash it their way)."""
         config, batch = self.config, embedding.shape[0]
         h, w = config.grid
         expect_shape(embedding, (batch, config.embed_dim, h, w), "decoder input (embedding)")
@@ -298,7 +299,10 @@ class Decoder(nn.Module):
             x = block(x)  # (B, C, h, w) -> (B, width, h*stride, w*stride)
             h, w = h * stride, w * stride
             expect_shape(x, (batch, width, h, w), f"block {index + 1} (stride {stride})")
-        return (torch.tanh(self.head(x)) + 1) / 2  # NeRV's output squash, as HNeRV's code
+        return self.head(x)
+
+    def forward(self, embedding: torch.Tensor) -> torch.Tensor:
+        return (torch.tanh(self.raw(embedding)) + 1) / 2  # NeRV's output squash, as HNeRV's code
 
 
 class HNeRV(nn.Module):
@@ -577,28 +581,27 @@ from nerv_lessons.train import TrainConfig, evaluate, frame_times, reconstruct, 
 
 recipe = TrainConfig.for_scale(scale, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False)
 print(recipe)
-runs = {}  # (config, epochs) -> (model, history): one run serves every table that needs it
+runs = {}  # (config, epochs, changes) -> (model, history, quality): trained and scored once
 
 
-def fit(config, epochs=scale.epochs):
-    """Train a NeRV or HNeRV config with the recipe, seed 0; returns (model, history)."""
-    key = (repr(config), epochs)
+def fit(config, epochs=scale.epochs, **changes):
+    """Train a NeRV or HNeRV config with the recipe (plus `changes`), seed 0, and score it;
+    returns (model, history, quality), cached: one run serves every table that needs it."""
+    key = (repr(config), epochs, repr(changes))
     if key not in runs:
         torch.manual_seed(0)
         nerv = isinstance(config, NeRVConfig)
+        model_input = frame_times if nerv else frames_in
         built = (NeRV if nerv else HNeRV)(config).to(device)
-        history = train(
-            built, video, replace(recipe, epochs=epochs), frame_times if nerv else frames_in
-        )
-        runs[key] = (built, history)
+        history = train(built, video, replace(recipe, epochs=epochs, **changes), model_input)
+        runs[key] = (built, history, evaluate(built, video, model_input))
     return runs[key]
 
 
-def run(config, epochs=scale.epochs):
+def run(config, epochs=scale.epochs, **changes):
     """(size in M, PSNR, MS-SSIM) of a config trained with the recipe."""
-    built, _ = fit(config, epochs)
+    built, _, quality = fit(config, epochs, **changes)
     nerv = isinstance(config, NeRVConfig)
-    quality = evaluate(built, video, frame_times if nerv else frames_in)
     size = count_parameters(built) if nerv else hnerv_size(config, scale.frames)
     return size / 1e6, quality["psnr"].mean().item(), quality["ms_ssim"].mean().item()
 
@@ -621,10 +624,7 @@ paper_gain = paper_table2["HNeRV"][2] - paper_table2["NeRV"][2]
 ours_at = f"{scale.model_params}M"
 print(f"HNeRV - NeRV: paper {paper_gain:+.2f} dB at 1.5M; ours {gain:+.2f} dB at {ours_at}")
 if scale.lr != 1e-3:  # why this scale's lr differs: the same HNeRV run at the paper's lr
-    torch.manual_seed(0)
-    paper_lr_model = HNeRV(config).to(device)
-    train(paper_lr_model, video, replace(recipe, lr=1e-3), frames_in)
-    paper_lr_psnr = evaluate(paper_lr_model, video, frames_in)["psnr"].mean().item()
+    paper_lr_psnr = run(config, lr=1e-3)[1]
     print(
         f"HNeRV at lr 1e-3: {paper_lr_psnr:.2f} dB; at lr {scale.lr:g}: {table2['HNeRV'][1]:.2f} dB"
     )
@@ -646,7 +646,7 @@ if scale.lr != 1e-3:  # why this scale's lr differs: the same HNeRV run at the p
 # %%
 figure, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(10, 3.2))
 for name, chosen in [("NeRV", nerv_config), ("HNeRV", config)]:
-    _, history = fit(chosen)
+    history = fit(chosen)[1]
     by_epoch.plot(history["epoch"], history["psnr"], label=name)
     by_time.plot(history["seconds"], history["psnr"], label=name)
 by_epoch.set(xlabel="epoch", ylabel="training PSNR (dB)", title="PSNR per epoch")
@@ -790,7 +790,7 @@ print(f"\nall ablations: {time.perf_counter() - start:.0f} s")
 from nerv_lessons.viz import to_image
 
 hnerv_model, nerv_model = fit(config)[0], fit(nerv_config)[0]
-hnerv_quality, nerv_quality = evaluate(hnerv_model, video, frames_in), evaluate(nerv_model, video)
+hnerv_quality, nerv_quality = fit(config)[2], fit(nerv_config)[2]
 worst = int(hnerv_quality["psnr"].argmin())
 hnerv_copy = reconstruct(hnerv_model, video, frames_in)[worst]
 nerv_copy = reconstruct(nerv_model, video)[worst]

@@ -109,13 +109,14 @@ def full_clip_times(train_clip: torch.Tensor, indices: torch.Tensor) -> torch.Te
     return trained[indices].float() / (frames - 1)
 
 
+train_clip = video[trained]  # the frames the models see: one copy on the device
 start = time.perf_counter()
 torch.manual_seed(0)
 nerv_model = NeRV(nerv_config).to(device)
-nerv_history = train(nerv_model, video[trained], recipe, full_clip_times)
+nerv_history = train(nerv_model, train_clip, recipe, full_clip_times)
 torch.manual_seed(0)
 hnerv_model = HNeRV(hnerv_config).to(device)
-hnerv_history = train(hnerv_model, video[trained], recipe, frames_in)
+hnerv_history = train(hnerv_model, train_clip, recipe, frames_in)
 train_seconds = time.perf_counter() - start
 sizes = {
     "NeRV": count_parameters(nerv_model),
@@ -139,9 +140,9 @@ if scale.name == "quick":  # why this scale doubles the epochs again: the same r
     ]:
         torch.manual_seed(0)
         short_model = build(model_config).to(device)
-        train(short_model, video[trained], half, model_input)
+        train(short_model, train_clip, half, model_input)
         short_psnr, full_psnr = (
-            evaluate(built, video[trained], model_input)["psnr"].mean().item()
+            evaluate(built, train_clip, model_input)["psnr"].mean().item()
             for built in (short_model, trained_model)
         )
         print(f"  {name:<6} {short_psnr:6.2f} dB {full_psnr:6.2f} dB")
@@ -166,7 +167,10 @@ from nerv_lessons.hnerv import embed_frames, interpolate_embeddings
 from nerv_lessons.metrics import psnr
 from nerv_lessons.train import frame_times, reconstruct
 
-embeddings = embed_frames(hnerv_model, video[trained])  # the stored ones: training frames only
+# Every frame through the trained encoder, once: the training frames' embeddings are the
+# stored ones; the held-out frames' are what HNeRV† decodes (and what it would have to store).
+all_embeddings = embed_frames(hnerv_model, video)
+embeddings = all_embeddings[trained]  # the stored ones: training frames only
 
 
 @torch.no_grad()
@@ -185,11 +189,12 @@ def decode_frame(index: int) -> torch.Tensor:
     return hnerv_model.decode(embedding)[0].clamp(0, 1)
 
 
-copies = {
-    "NeRV": reconstruct(nerv_model, video, frame_times),
-    "HNeRV": torch.stack([decode_frame(i) for i in range(frames)]),
-    "HNeRV†": reconstruct(hnerv_model, video, frames_in),
-}
+with torch.no_grad():
+    copies = {
+        "NeRV": reconstruct(nerv_model, video, frame_times),
+        "HNeRV": torch.stack([decode_frame(i) for i in range(frames)]),
+        "HNeRV†": torch.cat([hnerv_model.decode(e) for e in all_embeddings.split(8)]).clamp(0, 1),
+    }
 per_frame = {name: psnr(copy, video).cpu() for name, copy in copies.items()}
 trained_cpu, held_out_cpu = trained.cpu(), held_out.cpu()
 two_neighbours = held_out_cpu[held_out_cpu + 1 < frames]
@@ -399,8 +404,8 @@ midpoint = (
     + positional_encoding(times + 1 / (frames - 1), b, levels)
 ) / 2
 nerv_gap = ((midpoint - encoded).norm(dim=-1) / encoded.norm(dim=-1)).mean()
-own = embed_frames(hnerv_model, video[middles])
-between = (embeddings[middles // 2] + embeddings[middles // 2 + 1]) / 2
+own = all_embeddings[middles]
+between = interpolate_embeddings(embeddings[middles // 2], embeddings[middles // 2 + 1], 0.5)
 hnerv_gap = ((between - own).flatten(1).norm(dim=1) / own.flatten(1).norm(dim=1)).mean()
 print("relative distance, midpoint of the neighbours' inputs vs the held-out frame's own:")
 print(f"  NeRV gamma(t) {nerv_gap:.2f}   HNeRV embedding {hnerv_gap:.2f}")
@@ -427,7 +432,7 @@ print("train minus held-out PSNR: " + ", ".join(f"{n} {d:.2f} dB" for n, d in dr
 calm = levels - int(aliased)  # levels i with b^i * step <= 1: at most half a turn
 torch.manual_seed(0)
 calm_model = NeRV(replace(nerv_config, pe_levels=calm)).to(device)
-train(calm_model, video[trained], recipe, full_clip_times)
+train(calm_model, train_clip, recipe, full_clip_times)
 calm_psnr = psnr(reconstruct(calm_model, video, frame_times), video).cpu()
 print(f"{'NeRV':<24} {'size':>7} {'train PSNR':>10} {'held-out PSNR':>13}")
 for name, model, values in [

@@ -153,8 +153,7 @@ def lowres_numbers(frames: int, height: int, width: int, factor: int | None = No
 
 def lowres_bpp(height: int, width: int, factor: int | None = None) -> float:
     """Bits per pixel the 8-bit low-resolution frames add: 3 * 8 / s^2 (0.00146 at s = 128)."""
-    factor = check_factor(factor, height, width)
-    return 3 * LOWRES_BITS * (height // factor) * (width // factor) / (height * width)
+    return LOWRES_BITS * lowres_numbers(1, height, width, factor) / (height * width)
 
 
 # %% [markdown]
@@ -181,8 +180,8 @@ print(f"PSNR of the bicubic upsampling alone: {baseline_psnr:.2f} dB")
 # %% [markdown]
 # ## RC-HNeRV: HNeRV that learns the residual
 #
-# The decoder is lesson 04's, untouched; `decode_raw` runs its stem, blocks and head but not
-# its last squash, so we can choose the output's range. The residual is `tanh(raw)` in
+# The decoder is lesson 04's, untouched; its `raw` method runs the stem, blocks and head but
+# not the last squash, so we can choose the output's range. The residual is `tanh(raw)` in
 # (-1, 1), as in the reference code, and the frame is `upsampled + residual`. That sum can
 # leave [0, 1] (say 0.9 + 0.3): we do **not** clip it in training (a clip would stop the
 # gradient of every pixel past the edge); the loss sees the raw sum, and only `reconstruct` /
@@ -191,14 +190,6 @@ print(f"PSNR of the bicubic upsampling alone: {baseline_psnr:.2f} dB")
 
 # %%
 #| export residual
-def decode_raw(decoder: Decoder, embedding: torch.Tensor) -> torch.Tensor:
-    """An HNeRV decoder's output before its (tanh + 1) / 2 squash: stem, blocks, head."""
-    x = decoder.stem(embedding)
-    for block in decoder.blocks:
-        x = block(x)
-    return decoder.head(x)
-
-
 class RCHNeRV(nn.Module):
     """HNeRV + low-resolution residual connection: frame = bicubic_up(lowres) + tanh(decoder).
 
@@ -220,7 +211,7 @@ class RCHNeRV(nn.Module):
     def parts(self, embedding: torch.Tensor, lowres: torch.Tensor) -> dict[str, torch.Tensor]:
         """The pieces of a reconstruction: upsampled low-res, learned residual, their sum."""
         upsampled = upsize(lowres, self.config.height, self.config.width)
-        residual = torch.tanh(decode_raw(self.decoder, embedding))  # in (-1, 1)
+        residual = torch.tanh(self.decoder.raw(embedding))  # in (-1, 1)
         return {"upsampled": upsampled, "residual": residual, "frame": upsampled + residual}
 
     def decode(self, embedding: torch.Tensor, lowres: torch.Tensor) -> torch.Tensor:
@@ -414,7 +405,7 @@ def decode_seconds(decode, *inputs: torch.Tensor, repeats: int = 10) -> float:
 # to show how much such timings wobble, HNeRV is timed a second time at the end.
 
 # %%
-from nerv_lessons.hnerv import hnerv_budget, hnerv_size
+from nerv_lessons.hnerv import hnerv_size
 from nerv_lessons.nerv import NeRV, nerv_for_scale, parameters_of
 from nerv_lessons.scales import SCALES
 
@@ -434,7 +425,7 @@ torch.manual_seed(0)
 nerv_config = nerv_for_scale(scale)
 nerv = NeRV(nerv_config).to(device).eval()
 t_probe = torch.zeros(1, device=device)
-macs, seconds = {}, {}
+macs, seconds, built = {}, {}, {}
 macs["nerv"], seconds["nerv"] = count_macs(nerv, t_probe), decode_seconds(nerv, t_probe)
 nerv_size = parameters_of(nerv_config)
 print(
@@ -449,18 +440,14 @@ for kind, config in configs.items():
     stored = stored if isinstance(stored, tuple) else (stored,)
     macs[kind] = count_macs(model.decoder, stored[0])  # convolutions and linear layers
     seconds[kind] = decode_seconds(model.decode, *stored)  # all of decoding
+    built[kind] = model, stored
     size, decoder = representation_size(model, scale.frames), count_parameters(model.decoder)
     print(
         f"{names[kind]:<20} {config.fc_dim:>3} {size / 1e6:>9.4f} {decoder:>8}"
         f" {macs[kind] / 1e6:>12.2f} {seconds[kind] * 1e3:>10.2f}"
     )
-assert representation_size(build("hnerv", configs["hnerv"]), scale.frames) == hnerv_size(
-    configs["hnerv"], scale.frames
-)
-with torch.no_grad():
-    embedding = build("hnerv", configs["hnerv"]).to(device).eval().encoder(probe)
-torch.manual_seed(0)
-again = decode_seconds(build("hnerv", configs["hnerv"]).to(device).eval().decode, embedding)
+hnerv_model, hnerv_stored = built["hnerv"]
+again = decode_seconds(hnerv_model.decode, *hnerv_stored)
 print(f"HNeRV timed again: {again * 1e3:.2f} ms (vs {seconds['hnerv'] * 1e3:.2f} ms above)")
 bicubic = 3 * scale.height * scale.width * 8  # separable bicubic: 4 taps across, 4 down
 print(f"not in the MACs column: bicubic upsampling, about {bicubic / 1e6:.2f} MMACs per frame")

@@ -351,7 +351,8 @@ def huffman_bits(symbols: list[int], lengths: dict[int, int]) -> int:
 # %%
 def symbols_of(model, weight_bits=8, embed_bits=6):
     parts = [quantize_best(x, weight_bits) for x in model.decoder.state_dict().values()]
-    parts.append(quantize_best(embeddings, embed_bits))
+    # This model's own embeddings: fine-tuning after pruning also changed its encoder.
+    parts.append(quantize_best(embed_frames(model, video), embed_bits))
     return [q.symbols.flatten().tolist() for q in parts], [q.bits for q in parts]
 
 
@@ -620,12 +621,12 @@ def _load(kind: ModelKind, config, parts: dict[str, Quantized], device="cpu"):
 
 @torch.no_grad()
 def render(kind: ModelKind, network, embeddings, frames: int, chunk: int = 8) -> torch.Tensor:
-    """All T frames the stored part draws, T x 3 x H x W float32 (no clamp: heads are [0, 1])."""
+    """All T frames the stored part draws, T x 3 x H x W float32 in [0, 1]. Clamped as
+    `train.reconstruct` does: the two-stream frame hf + lf can leave [0, 1]."""
     network.eval()
     indices = torch.arange(frames, device=next(network.parameters()).device)
-    return torch.cat(
-        [kind.render(network, embeddings, part, frames) for part in indices.split(chunk)]
-    )
+    parts = [kind.render(network, embeddings, part, frames) for part in indices.split(chunk)]
+    return torch.cat(parts).clamp(0, 1)
 
 
 def quantized_frames(
@@ -1331,7 +1332,10 @@ for factor in factors:
             "seconds"
         ][-1]
     net = net.cpu()
-    blob = encode(net, embed_frames(net, clip), weight_bits=8, embed_bits=6)
+    net_embeddings = embed_frames(net, clip)
+    if factor == 1.0:
+        model_embeddings = net_embeddings  # the bit sweep below reuses them
+    blob = encode(net, net_embeddings, weight_bits=8, embed_bits=6)
     inr_curves["HNeRV"].append(file_point(blob, budget))
     torch.manual_seed(factors.index(factor))
     nerv = NeRV(nerv_for_scale(scale, budget=budget)).to(device)
@@ -1342,7 +1346,6 @@ for factor in factors:
     blob = encode(nerv_models[factor], frames=frames, weight_bits=8)
     inr_curves["NeRV"].append(file_point(blob, budget))
 # Two more curves, from bits instead of sizes: the 1.0x HNeRV and NeRV at 3 to 6 weight bits.
-model_embeddings = embed_frames(model.cpu(), clip)
 bit_sweep = (3, 4, 5, 6)
 for name, net, net_embeddings in (
     ("HNeRV", model, model_embeddings),

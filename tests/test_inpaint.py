@@ -90,6 +90,17 @@ def test_fill_in_time_takes_the_nearest_visible_frame():
     assert torch.equal(full[:, :, 0, 0], filled[:, :, 0, 0])
 
 
+def test_fill_in_time_never_copies_a_hidden_pixel():
+    # Pixel (0, 0) is visible in frame 0 only. Frames 1-3 must all get frame 0's value; a
+    # frame that got the pixel by filling must not pass on its own (hidden) true value.
+    video = torch.arange(4.0).view(4, 1, 1, 1).expand(4, 3, 2, 2) / 10  # frame t: t/10
+    known = torch.ones(4, 1, 2, 2)
+    known[1:, :, 0, 0] = 0
+    filled, have = fill_in_time(video, known)
+    assert torch.equal(filled[:, :, 0, 0], torch.zeros(4, 3))
+    assert have.all()
+
+
 def test_fill_in_space_is_exact_on_a_plane():
     # a linear ramp: the average of neighbours on a ring reproduces it at the hole's edge
     ramp = torch.linspace(0, 1, 16).view(1, 1, 1, 16).expand(1, 3, 16, 16).contiguous()

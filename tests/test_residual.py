@@ -15,7 +15,6 @@ from nerv_lessons.residual import (
     build,
     check_factor,
     count_macs,
-    decode_raw,
     decode_seconds,
     downsize,
     lowres_bpp,
@@ -107,7 +106,7 @@ def test_rc_hnerv_is_upsampled_lowres_plus_a_tanh_residual():
     parts = model.parts(embedding, small)
     assert parts["residual"].abs().max() < 1
     assert torch.allclose(parts["frame"], upsize(small, 40, 80) + parts["residual"])
-    plain = torch.tanh(decode_raw(model.decoder, embedding))
+    plain = torch.tanh(model.decoder.raw(embedding))
     assert torch.allclose(plain, 2 * model.decoder(embedding) - 1, atol=1e-6)
 
 
