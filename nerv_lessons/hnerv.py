@@ -257,14 +257,9 @@ def hnerv_size(config: HNeRVConfig, frames: int) -> int:
     return config.embedding_numbers(frames) + decoder
 
 
-def hnerv_budget(
-    size: float, frames: int, height: int = 640, width: int = 1280, **changes
-) -> HNeRVConfig:
-    """The HNeRV of about `size` million numbers (embeddings + decoder) for `frames` frames,
-    by choosing the decoder's first width c2 as the paper's code does: write the size as a
-    quadratic in c2 (every width c2 / r^i, not yet rounded), solve it, round down.
-    This reproduces every c2 of the paper's Table 15 (1.5M at 640x1280 -> 68).
-    `changes` are HNeRVConfig fields, or grid=(h, w) to let `hnerv_strides` pick the strides."""
+def hnerv_shape(height: int, width: int, **changes) -> HNeRVConfig:
+    """An HNeRVConfig for this frame size: `changes` are its fields, or grid=(h, w) to let
+    `hnerv_strides` pick the strides (the default grid is the paper's 2x4)."""
     if "strides" in changes and "grid" in changes:
         raise ValueError(
             f"give grid= or strides=, not both (got grid={changes['grid']}, "
@@ -272,7 +267,18 @@ def hnerv_budget(
         )
     if "strides" not in changes:
         changes["strides"] = hnerv_strides(height, width, changes.pop("grid", (2, 4)))
-    shape = HNeRVConfig(height=height, width=width, **changes)
+    return HNeRVConfig(height=height, width=width, **changes)
+
+
+def hnerv_budget(
+    size: float, frames: int, height: int = 640, width: int = 1280, **changes
+) -> HNeRVConfig:
+    """The HNeRV of about `size` million numbers (embeddings + decoder) for `frames` frames,
+    by choosing the decoder's first width c2 as the paper's code does: write the size as a
+    quadratic in c2 (every width c2 / r^i, not yet rounded), solve it, round down.
+    This reproduces every c2 of the paper's Table 15 (1.5M at 640x1280 -> 68).
+    `changes` go to `hnerv_shape`: HNeRVConfig fields, or grid=(h, w)."""
+    shape = hnerv_shape(height, width, **changes)
     r, d = shape.reduction, shape.embed_dim
     # size(c2) = a c2^2 + b c2 + c, layer by layer, with C_i = c2 / r^i.
     a, b, c = 0.0, d + 1.0, shape.embedding_numbers(frames) + 3.0  # stem 1x1 conv; head bias

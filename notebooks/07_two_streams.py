@@ -92,7 +92,7 @@ import torch
 from torch import nn
 
 from nerv_lessons.encoding import positional_encoding
-from nerv_lessons.hnerv import Decoder, Encoder, HNeRVConfig, hnerv_strides
+from nerv_lessons.hnerv import Decoder, Encoder, HNeRVConfig, hnerv_shape
 from nerv_lessons.nerv import count_parameters, expect_shape, make_activation
 
 FILTER_RATE = 0.8  # the paper's "removes 80 % of the frequency bandwidth"
@@ -379,7 +379,7 @@ def two_stream_budget(
     **hf_changes,
 ) -> TwoStreamConfig:
     """The two-stream model of about `size` million numbers with decoders split as `ratio`."""
-    hf = HNeRVConfig(height=height, width=width, strides=hnerv_strides(height, width), **hf_changes)
+    hf = hnerv_shape(height, width, **hf_changes)  # HNeRV's fields, or grid=(h, w)
     decoders = size * 1e6 - hf.embedding_numbers(frames)
     hf_share = decoders * ratio[0] / sum(ratio)
 

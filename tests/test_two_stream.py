@@ -129,6 +129,15 @@ def test_quick_scale_budget_fits_roughly():
     assert two_stream_size(config, scale.frames) <= scale.model_params * 1e6
 
 
+def test_budget_takes_a_grid_or_strides_as_hnerv_budget_does():
+    scale = SCALES["quick"]
+    sizes = scale.model_params, scale.frames, scale.height, scale.width
+    assert two_stream_budget(*sizes, grid=(1, 2)).hf.grid == (1, 2)
+    assert two_stream_budget(*sizes, strides=(5, 2, 2, 2)).hf.strides == (5, 2, 2, 2)
+    with pytest.raises(ValueError, match="grid= or strides=, not both"):
+        two_stream_budget(*sizes, grid=(1, 2), strides=(5, 2, 2, 2))
+
+
 def test_budget_too_small_raises():
     with pytest.raises(ValueError, match="too small"):
         two_stream_budget(0.001, 16, 80, 160)
