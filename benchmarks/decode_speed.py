@@ -83,7 +83,7 @@ def matched_quality(args, lines):
     clip = load_clip(scale)
     config = hnerv_budget(scale.model_params, len(clip), scale.height, scale.width)
     model = HNeRV(config)
-    recipe = TrainConfig.for_scale(scale, loss="l2", betas=(0.9, 0.999), warmup=0.1, progress=False)
+    recipe = TrainConfig.hnerv(scale, progress=False)
     train(model, clip, recipe, model_input=frames_in)
     with torch.no_grad():
         data = encode(model, embed_frames(model, clip), weight_bits=8, embed_bits=6)

@@ -45,10 +45,10 @@ from nerv_lessons.hnerv import (
 )
 from nerv_lessons.nerv import count_parameters
 from nerv_lessons.scales import SCALES, pick_device
-from nerv_lessons.train import evaluate
+from nerv_lessons.train import RECIPES, evaluate
 
 # HNeRV's training (its Bunny command: -b 2 --lr 0.001, L2, warm-up 0.1 then cosine).
-RECIPE = dict(lr=1e-3, betas=(0.9, 0.999), loss="l2", batch_size=2, warmup=0.1)
+RECIPE = RECIPES["hnerv"]  # lr 1e-3, Adam (0.9, 0.999), L2, batch 2, warm-up 0.1
 
 
 def hnerv_at(height, width):

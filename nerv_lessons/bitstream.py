@@ -28,9 +28,9 @@ from nerv_lessons.compress import (
     huffman_lengths,
     quantize_best,
 )
-from nerv_lessons.hnerv import Decoder, HNeRV, HNeRVConfig
+from nerv_lessons.hnerv import BaselineNeRV, BaselineNeRVConfig, Decoder, HNeRV, HNeRVConfig
 from nerv_lessons.nerv import NeRV, NeRVConfig
-from nerv_lessons.residual import res_hnerv
+from nerv_lessons.residual import LOWRES_BITS, RCHNeRV, res_hnerv, upsize
 from nerv_lessons.two_stream import TwoStream, TwoStreamConfig
 
 
@@ -42,8 +42,10 @@ class ModelKind:
     config_class: type  # its config dataclass: the header stores asdict(config)
     stored: Callable[[nn.Module], nn.Module]  # model -> the part the file keeps
     build: Callable  # config -> an empty stored part, for decode
-    render: Callable  # (stored part, embeddings or None, frame indices, T) -> frames
-    uses_embeddings: bool  # True: the file also keeps per-frame embeddings
+    render: Callable  # (stored part, per-frame tensors, frame indices, T) -> frames
+    # What the file keeps per frame besides the network: () for NeRV, ("embeddings",) for
+    # HNeRV; render gets that one tensor, or a tuple of them when there are several.
+    per_frame: tuple[str, ...]
     load_config: Callable | None = None  # header dict -> config (None: config_class(**dict))
     frame_size: Callable = lambda config: (config.height, config.width)
 
@@ -84,6 +86,17 @@ def _two_stream_render(parts, embeddings, indices, frames):
     return TwoStream.streams(parts, embeddings[indices], times)["frame"]  # parts: same names
 
 
+def _rc_parts(config: HNeRVConfig, decoder: nn.Module | None = None) -> StoredParts:
+    return StoredParts(config, decoder=decoder if decoder is not None else Decoder(config))
+
+
+def _rc_render(parts, per_frame, indices, frames):
+    embeddings, lowres = per_frame  # as RCHNeRV.decode: bicubic base + tanh residual
+    config = parts.config
+    base = upsize(lowres[indices], config.height, config.width)
+    return base + torch.tanh(parts.decoder.raw(embeddings[indices]))
+
+
 def _two_stream_config(values: dict) -> TwoStreamConfig:
     values = dict(values)
     hf = HNeRVConfig(**values.pop("hf"))
@@ -93,9 +106,13 @@ def _two_stream_config(values: dict) -> TwoStreamConfig:
 
 
 MODEL_KINDS: dict[str, ModelKind] = {
-    "nerv": ModelKind(NeRV, NeRVConfig, lambda model: model, NeRV, _nerv_render, False),
+    "nerv": ModelKind(NeRV, NeRVConfig, lambda model: model, NeRV, _nerv_render, ()),
+    # Lesson 04's NeRV of HNeRV's tables: the whole network too, from the same frame times.
+    "baseline_nerv": ModelKind(
+        BaselineNeRV, BaselineNeRVConfig, lambda model: model, BaselineNeRV, _nerv_render, ()
+    ),
     "hnerv": ModelKind(
-        HNeRV, HNeRVConfig, lambda model: model.decoder, Decoder, _hnerv_render, True
+        HNeRV, HNeRVConfig, lambda model: model.decoder, Decoder, _hnerv_render, ("embeddings",)
     ),
     # Lesson 06's HNeRV with residual decoder blocks: still an HNeRV, told apart by its weights.
     "res_hnerv": ModelKind(
@@ -104,7 +121,16 @@ MODEL_KINDS: dict[str, ModelKind] = {
         lambda model: model.decoder,
         lambda config: res_hnerv(config).decoder,
         _hnerv_render,
-        True,
+        ("embeddings",),
+    ),
+    # Lesson 06's RC-HNeRV: the decoder, and per frame its embedding and 8-bit low-res frame.
+    "rc_hnerv": ModelKind(
+        RCHNeRV,
+        HNeRVConfig,
+        lambda model: _rc_parts(model.config, model.decoder),
+        _rc_parts,
+        _rc_render,
+        ("embeddings", "lowres"),
     ),
     # Lesson 07's two streams: the HF decoder, both LF decoders and the HF embeddings.
     "two_stream": ModelKind(
@@ -113,7 +139,7 @@ MODEL_KINDS: dict[str, ModelKind] = {
         _two_stream_parts,
         lambda config: _two_stream_parts(TwoStream(config)),
         _two_stream_render,
-        True,
+        ("embeddings",),
         load_config=_two_stream_config,
         frame_size=lambda config: (config.hf.height, config.hf.width),
     ),
@@ -174,50 +200,77 @@ def kind_of(model: nn.Module) -> str:
     )
 
 
+def _per_frame(kind: ModelKind, model, embeddings) -> tuple[torch.Tensor, ...]:
+    """The per-frame tensors as a tuple in kind.per_frame's order: `embeddings` is None (a
+    kind that keeps none), one tensor, or a tuple such as RCHNeRV.encode's (embedding, lowres)."""
+    given = () if embeddings is None else embeddings
+    given = tuple(given) if isinstance(given, tuple | list) else (given,)
+    if len(given) != len(kind.per_frame):
+        names = " and ".join(kind.per_frame) or "nothing (embeddings=None)"
+        raise ValueError(
+            f"{type(model).__name__} keeps {names} per frame, got {len(given)} tensor(s): "
+            + ("pass embeddings=None" if not kind.per_frame else "encode(model, embeddings)")
+        )
+    if any(len(x) != len(given[0]) for x in given):
+        raise ValueError(f"the per-frame tensors differ in length: {[len(x) for x in given]}")
+    return given
+
+
 def _check_inputs(kind: ModelKind, model, embeddings, frames) -> int:
-    """The frame count, after checking the embeddings (or their absence) fit the kind."""
-    if not kind.uses_embeddings:
-        if embeddings is not None:
-            raise ValueError(f"{type(model).__name__} takes no embeddings: pass embeddings=None")
+    """The frame count, after checking the per-frame tensors (or their absence) fit the kind."""
+    given = _per_frame(kind, model, embeddings)
+    if not given:
         if frames is None or frames < 1:
             raise ValueError(
                 f"{type(model).__name__} stores no embeddings, so the file needs the frame "
                 f"count: pass frames=T (got {frames})"
             )
         return int(frames)
-    if embeddings is None:
-        raise ValueError(f"{type(model).__name__} needs its embeddings: encode(model, embeddings)")
-    if frames is not None and frames != len(embeddings):
-        raise ValueError(f"frames={frames} but there are {len(embeddings)} embeddings")
-    return len(embeddings)
+    if frames is not None and frames != len(given[0]):
+        raise ValueError(f"frames={frames} but there are {len(given[0])} embeddings")
+    return len(given[0])
+
+
+def eight_bit(pixels: torch.Tensor) -> Quantized:
+    """Pixels already on the 8-bit grid (RC-HNeRV's low-resolution frames) as symbols
+    round(255 x), stored exactly: min 0, scale 1/255."""
+    levels = 2**LOWRES_BITS - 1
+    symbols = torch.round(pixels.detach().float().cpu() * levels).clamp(0, levels).long()
+    ones = [1] * pixels.ndim
+    return Quantized(symbols, torch.zeros(ones), torch.full(ones, 1 / levels), LOWRES_BITS, None)
 
 
 def quantize_model(
     model: nn.Module, embeddings=None, weight_bits: int = 8, embed_bits: int = 6
 ) -> dict[str, Quantized]:
-    """Every tensor the file keeps, quantized: the stored part's state_dict, plus
-    "embeddings" when the kind uses them. Prune masks must be made permanent first."""
-    state = MODEL_KINDS[kind_of(model)].stored(model).state_dict()  # kind_of checks masks
-    parts = {name: quantize_best(x, weight_bits) for name, x in state.items()}
-    if embeddings is not None:
-        parts["embeddings"] = quantize_best(embeddings, embed_bits)
+    """Every tensor the file keeps, quantized: the stored part's state_dict, plus the kind's
+    per-frame tensors ("embeddings" at embed_bits, RC-HNeRV's "lowres" exactly at 8 bits).
+    Prune masks must be made permanent first."""
+    kind = MODEL_KINDS[kind_of(model)]  # kind_of checks masks
+    parts = {
+        name: quantize_best(x, weight_bits) for name, x in kind.stored(model).state_dict().items()
+    }
+    for name, x in zip(kind.per_frame, _per_frame(kind, model, embeddings)):
+        parts[name] = eight_bit(x) if name == "lowres" else quantize_best(x, embed_bits)
     return parts
 
 
 def _load(kind: ModelKind, config, parts: dict[str, Quantized], device="cpu"):
-    """The stored part rebuilt from config with the dequantized weights, and the embeddings,
-    on `device` (dequantized on the CPU first, so every device starts from the same numbers)."""
+    """The stored part rebuilt from config with the dequantized weights, and the per-frame
+    tensors (None, one tensor, or a tuple), on `device` (dequantized on the CPU first, so
+    every device starts from the same numbers)."""
     network = kind.build(config)
-    weights = {name: q.dequantize() for name, q in parts.items() if name != "embeddings"}
+    weights = {n: q.dequantize() for n, q in parts.items() if n not in kind.per_frame}
     network.load_state_dict(weights)
-    embeddings = parts["embeddings"].dequantize().to(device) if "embeddings" in parts else None
-    return network.to(device).eval(), embeddings
+    per_frame = tuple(parts[name].dequantize().to(device) for name in kind.per_frame)
+    return network.to(device).eval(), (per_frame[0] if len(per_frame) == 1 else per_frame or None)
 
 
 @torch.no_grad()
 def render(kind: ModelKind, network, embeddings, frames: int, chunk: int = 8) -> torch.Tensor:
     """All T frames the stored part draws, T x 3 x H x W float32 in [0, 1]. Clamped as
-    `train.reconstruct` does: the two-stream frame hf + lf can leave [0, 1]."""
+    `train.reconstruct` does: the two-stream and RC-HNeRV sums can leave [0, 1] (the
+    reference code scores them unclamped; a stored frame is 8-bit, so we clamp)."""
     network.eval()
     indices = torch.arange(frames, device=next(network.parameters()).device)
     parts = [kind.render(network, embeddings, part, frames) for part in indices.split(chunk)]
@@ -239,7 +292,9 @@ def quantized_frames(
 
 
 MAGIC = b"NeRVLsn\x00"  # 8 bytes that say "this is a nerv_lessons file"
-VERSION = 1  # raise when the layout changes; decoders refuse newer files
+# Raise when the layout changes; decoders refuse other versions. 2: per-axis statistics
+# reduce along the axis and are float16, as HNeRV's code (version 1 kept one axis, float32).
+VERSION = 2
 PRELUDE = struct.Struct("<8sHIQ")  # magic, version, header bytes, payload bytes
 CHECKSUM = struct.Struct("<I")  # CRC32 of everything before it
 
@@ -248,19 +303,30 @@ class BitstreamError(ValueError):
     """The file is not a valid nerv_lessons bitstream (truncated, corrupt, wrong magic...)."""
 
 
+def _stats_dtype(axis: int | None) -> str:
+    """How a tensor's min/scale values are stored: float32 per tensor, float16 per axis."""
+    return "<f4" if axis is None else "<f2"
+
+
 def encode(
     model: nn.Module, embeddings=None, frames: int | None = None, weight_bits=8, embed_bits=6
 ) -> bytes:
-    """The file for this model: NeRV needs frames=T; HNeRV needs its (T, d, h, w) embeddings.
-    Refuses (ValueError) a model that its stored config would not rebuild: see kind_of."""
+    """The file for this model: NeRV needs frames=T; HNeRV needs its (T, d, h, w) embeddings;
+    RC-HNeRV the pair its encode gives, (embeddings, lowres). Refuses (ValueError) a model
+    that its stored config would not rebuild: see kind_of."""
     name = kind_of(model)
     kind = MODEL_KINDS[name]
     frames = _check_inputs(kind, model, embeddings, frames)
     parts = quantize_model(model, embeddings, weight_bits, embed_bits)
     symbols = [s for q in parts.values() for s in q.symbols.flatten().tolist()]
     lengths = huffman_lengths(symbols)
-    stats = [t for q in parts.values() for t in (q.minimum.flatten(), q.scale.flatten())]
-    stats_bytes = torch.cat(stats).numpy().astype("<f4").tobytes()
+    stats_bytes = b"".join(
+        torch.cat([q.minimum.flatten(), q.scale.flatten()])
+        .numpy()
+        .astype(_stats_dtype(q.axis))
+        .tobytes()
+        for q in parts.values()
+    )
     payload = stats_bytes + huffman_encode(symbols, lengths)
     height, width = kind.frame_size(model.config)
     header = {
@@ -295,8 +361,11 @@ def read_header(data: bytes) -> tuple[dict, bytes]:
             f"file format version {version} is newer than this decoder's ({VERSION}): "
             "update nerv_lessons to read it"
         )
-    if version < 1:
-        raise BitstreamError(f"invalid file format version {version}")
+    if version < VERSION:
+        raise BitstreamError(
+            f"file format version {version} is older than this decoder's ({VERSION}), whose "
+            "quantization statistics are laid out differently: encode the model again"
+        )
     expected = PRELUDE.size + header_size + payload_size + CHECKSUM.size
     if len(data) < expected:
         raise BitstreamError(f"truncated: the file says {expected} bytes, it has {len(data)}")
@@ -309,9 +378,9 @@ def read_header(data: bytes) -> tuple[dict, bytes]:
     return header, bytes(body[PRELUDE.size + header_size :])
 
 
-def decode_model(data: bytes, device="cpu") -> tuple[str, nn.Module, torch.Tensor | None, int]:
-    """(kind name, stored part with dequantized weights, embeddings or None, frame count),
-    the network and embeddings on `device`."""
+def decode_model(data: bytes, device="cpu") -> tuple[str, nn.Module, object, int]:
+    """(kind name, stored part with dequantized weights, per-frame tensors (None, the
+    embeddings, or RC-HNeRV's (embeddings, lowres)), frame count), all on `device`."""
     header, payload = read_header(data)
     if header["kind"] not in MODEL_KINDS:
         raise BitstreamError(
@@ -320,24 +389,23 @@ def decode_model(data: bytes, device="cpu") -> tuple[str, nn.Module, torch.Tenso
     kind = MODEL_KINDS[header["kind"]]
     config = kind.config_from(header["config"])
     lengths = {symbol: length for symbol, length in header["huffman_lengths"]}
-    stats = torch.from_numpy(np.frombuffer(payload[: header["stats_bytes"]], "<f4").copy())
-    symbols = torch.tensor(huffman_decode(payload[header["stats_bytes"] :], lengths))
-    parts, used_stats, used_symbols = {}, 0, 0
+    stats, symbols = payload[: header["stats_bytes"]], payload[header["stats_bytes"] :]
+    symbols = torch.tensor(huffman_decode(symbols, lengths))
+    parts, used_bytes, used_symbols = {}, 0, 0
     for entry in header["tensors"]:
         shape, axis = entry["shape"], entry["axis"]
         count = int(np.prod(shape))
-        stat_shape = (
-            [1] * len(shape)
-            if axis is None
-            else [1] * axis + [shape[axis]] + [1] * (len(shape) - axis - 1)
-        )
-        slices = int(np.prod(stat_shape))
-        minimum = stats[used_stats : used_stats + slices].reshape(stat_shape)
-        scale = stats[used_stats + slices : used_stats + 2 * slices].reshape(stat_shape)
+        stat_shape = [1] * len(shape) if axis is None else [*shape[:axis], 1, *shape[axis + 1 :]]
+        pairs, dtype = int(np.prod(stat_shape)), np.dtype(_stats_dtype(axis))
+        end = used_bytes + 2 * pairs * dtype.itemsize
+        values = torch.from_numpy(np.frombuffer(stats[used_bytes:end], dtype).astype("<f4"))
+        if len(values) != 2 * pairs:
+            raise BitstreamError("the header's tensor shapes do not match the payload")
+        minimum, scale = values[:pairs].reshape(stat_shape), values[pairs:].reshape(stat_shape)
         part = symbols[used_symbols : used_symbols + count].reshape(shape)
         parts[entry["name"]] = Quantized(part, minimum, scale, entry["bits"], axis)
-        used_stats, used_symbols = used_stats + 2 * slices, used_symbols + count
-    if used_symbols != len(symbols) or 4 * used_stats != header["stats_bytes"]:
+        used_bytes, used_symbols = end, used_symbols + count
+    if used_symbols != len(symbols) or used_bytes != header["stats_bytes"]:
         raise BitstreamError("the header's tensor shapes do not match the payload")
     network, embeddings = _load(kind, config, parts, device)
     return header["kind"], network, embeddings, header["frames"]

@@ -59,8 +59,10 @@ def sparsity_of(module: nn.Module) -> float:
 
 @dataclass
 class Quantized:
-    """A tensor on a b-bit grid: x ~ minimum + symbols * scale. minimum and scale are float32,
-    one value (axis None) or one per slice along `axis`, shaped to broadcast against symbols."""
+    """A tensor on a b-bit grid: x ~ minimum + symbols * scale. axis None: one float32 min
+    and scale for the whole tensor; axis a: the min and max taken along axis a, one pair per
+    position of the other dimensions (float16 values, as HNeRV's code stores them), shaped
+    to broadcast against symbols (size 1 along a)."""
 
     symbols: torch.Tensor  # int64 in [0, 2^bits - 1], the tensor's shape
     minimum: torch.Tensor
@@ -73,10 +75,18 @@ class Quantized:
         # on another layout may round differently (decode must be bit-exact)
         return (self.minimum + self.symbols.float() * self.scale).contiguous()
 
+    def statistics(self) -> int:
+        """How many min/scale numbers this tensor stores beside its symbols."""
+        return self.minimum.numel() + self.scale.numel()
+
+
+FLOAT16_MAX = 65504.0  # the largest float16: larger statistics cannot be stored as float16
+
 
 def quantize(x: torch.Tensor, bits: int, axis: int | None = None) -> Quantized:
-    """x on a grid of 2^bits - 1 steps from its min to its max (per tensor, or per slice
-    along `axis`). |x - dequantize| <= scale / 2 for every element."""
+    """x on a grid of 2^bits - 1 steps from its min to its max: over the whole tensor (axis
+    None) or along `axis` (one min/scale per position of the other dimensions, rounded to
+    float16). |x - dequantize| <= scale / 2, up to that float16 rounding of min and scale."""
     if not 1 <= bits <= 16:
         raise ValueError(f"bits must be between 1 and 16, got {bits}")
     if x.numel() == 0 or not x.is_floating_point():
@@ -87,21 +97,31 @@ def quantize(x: torch.Tensor, bits: int, axis: int | None = None) -> Quantized:
     else:
         if not 0 <= axis < x.ndim:
             raise ValueError(f"axis {axis} is out of range for a tensor of shape {tuple(x.shape)}")
-        others = [d for d in range(x.ndim) if d != axis]
-        low, high = x.amin(others, keepdim=True), x.amax(others, keepdim=True)
+        if x.abs().max() > FLOAT16_MAX / 2:  # the range max - min must fit float16 too
+            raise ValueError(
+                f"values up to {x.abs().max():.4g} do not fit float16 statistics: use axis=None"
+            )
+        low, high = x.amin(axis, keepdim=True), x.amax(axis, keepdim=True)
     levels = 2**bits - 1
     scale = (high - low) / levels
+    if axis is not None:  # HNeRV's code rounds per-axis statistics to float16 first
+        low, scale = low.half().float(), scale.half().float()
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # constant slice: all q = 0
-    # The clamp only catches float rounding at the top end ((max - min) / scale = levels + eps).
+    # The clamp catches float rounding at the ends: (max - min) / scale = levels + eps, and a
+    # float16 min a hair above the true one.
     symbols = torch.round((x - low) / scale).clamp(0, levels).long()
     return Quantized(symbols, low.contiguous(), scale.contiguous(), bits, axis)
 
 
 def quantize_best(x: torch.Tensor, bits: int) -> Quantized:
-    """HNeRV's choice: per-tensor or per-slice along one axis, whichever has the lowest mean
-    |x - dequantize(x)|. 1-D tensors (biases) stay per-tensor: one scale per number is no code."""
-    axes = [None, *range(x.ndim)] if x.ndim >= 2 else [None]
-    candidates = [quantize(x, bits, axis) for axis in axes]
+    """HNeRV's choice (its code's quant_tensor): per tensor, or along one axis, among the axes
+    whose min/scale pairs number under 2 % of the tensor (axes longer than 50); the lowest
+    mean |x - dequantize(x)| wins, per-tensor on a tie."""
+    fits = x.detach().abs().max() <= FLOAT16_MAX / 2
+    axes = [
+        axis for axis in range(x.ndim) if fits and x.numel() // x.shape[axis] < 0.02 * x.numel()
+    ]
+    candidates = [quantize(x, bits, axis) for axis in [None, *axes]]
     x = x.detach().float().cpu()
     return min(candidates, key=lambda q: (x - q.dequantize()).abs().mean().item())
 

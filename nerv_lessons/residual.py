@@ -72,8 +72,12 @@ def downsize(frames: torch.Tensor, factor: int) -> torch.Tensor:
 
 
 def upsize(lowres: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Bicubic interpolation back to height x width: the base the decoder corrects."""
-    return F.interpolate(lowres, size=(height, width), mode="bicubic", align_corners=False)
+    """Bicubic interpolation back to height x width, the base the decoder corrects: as the
+    reference's resize(..., BICUBIC, antialias=True) on 8-bit frames, a = -0.5 and the result
+    rounded (and so clamped) to 8-bit pixels."""
+    big = F.interpolate(lowres, size=(height, width), mode="bicubic", antialias=True)
+    levels = 2**LOWRES_BITS - 1
+    return torch.round(big.clamp(0, 1) * levels) / levels
 
 
 def lowres_numbers(frames: int, height: int, width: int, factor: int | None = None) -> int:
@@ -172,11 +176,14 @@ def representation_size(model: nn.Module, frames: int) -> int:
 def residual_budget(
     kind: str, size: float, frames: int, height: int, width: int, **changes
 ) -> HNeRVConfig:
-    """The config of `kind` with the largest representation_size <= size million: the widest
-    c2 at the width floor min_width, or, if none fits, the largest over lower floors.
-    c2 is searched both ways from hnerv_budget's, so every kind lands as close under the
-    budget as one step of c2 allows."""
+    """The config of `kind` for about `size` million numbers. Plain HNeRV ("hnerv") is sized
+    as everywhere in the course, by `hnerv_budget` (the paper's c2: 68 at 1.5M). The other
+    kinds hold more per c2 (low-resolution frames, refining convs), so for them: the largest
+    representation_size <= size million, the widest c2 at the width floor min_width or, if
+    none fits, the largest over lower floors, searched both ways from hnerv_budget's c2."""
     start = hnerv_budget(size, frames, height, width, **changes)
+    if kind == "hnerv":
+        return start
 
     def total(config: HNeRVConfig) -> int:
         with torch.device("meta"):  # counts without allocating weights

@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from nerv_lessons.encoding import positional_encoding
-from nerv_lessons.hnerv import Decoder, Encoder, HNeRVConfig, hnerv_shape
+from nerv_lessons.hnerv import Decoder, Encoder, HNeRVConfig, hnerv_shape, reference_c2
 from nerv_lessons.nerv import count_parameters, expect_shape, make_activation
 
 FILTER_RATE = 0.8  # the paper's "removes 80 % of the frequency bandwidth"
@@ -236,10 +236,13 @@ def two_stream_budget(
     ratio: tuple[int, int, int] = SIZE_RATIO,
     **hf_changes,
 ) -> TwoStreamConfig:
-    """The two-stream model of about `size` million numbers with decoders split as `ratio`."""
+    """The two-stream model of about `size` million numbers, sized as the reference code
+    does: the decoders' budget (size - HF embeddings) split as `ratio`; the HFD's c2 solved
+    by lesson 04's `reference_c2` for its share (1.5M at 640x1280 -> c2 60); each LF decoder
+    filled up to its own share by `lf_budget`."""
     hf = hnerv_shape(height, width, **hf_changes)  # HNeRV's fields, or grid=(h, w)
     decoders = size * 1e6 - hf.embedding_numbers(frames)
-    hf_share = decoders * ratio[0] / sum(ratio)
+    hf_share, lf1_share, lf2_share = (decoders * part / sum(ratio) for part in ratio)
 
     def hfd(fc_dim: int, floor: int) -> int:
         with torch.device("meta"):
@@ -256,14 +259,9 @@ def two_stream_budget(
             f"{height}x{width}: raise it (the embeddings alone take "
             f"{hf.embedding_numbers(frames) / 1e6:.4f}M)"
         )
-    fc_dim = floor
-    while hfd(fc_dim + 1, floor) <= hf_share:
-        fc_dim += 1
-    hf = replace(hf, fc_dim=fc_dim, min_width=floor)
-    taken = hfd(fc_dim, floor)
-    config = TwoStreamConfig(
-        hf=hf,
-        lf1=lf_budget(round(taken * ratio[1] / ratio[0]), 2 * PE_LOW, height, width),
-        lf2=lf_budget(round(taken * ratio[2] / ratio[0]), 2 * (PE_LEVELS - PE_LOW), height, width),
+    fc_dim = max(floor, reference_c2(hf_share, hf, stem_per_channel=9 * hf.embed_dim))
+    return TwoStreamConfig(
+        hf=replace(hf, fc_dim=fc_dim, min_width=floor),
+        lf1=lf_budget(round(lf1_share), 2 * PE_LOW, height, width),
+        lf2=lf_budget(round(lf2_share), 2 * (PE_LEVELS - PE_LOW), height, width),
     )
-    return config

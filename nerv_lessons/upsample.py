@@ -22,8 +22,10 @@ class Upsample(nn.Module):
     """(B, channels_in, H, W) -> (B, channels_out, scale H, scale W) in one of three ways.
 
     pixelshuffle: Conv2d(c_in, c_out * s^2, k, padding k // 2), then PixelShuffle(s) (NeRV);
-    bilinear:     parameter-free bilinear upsampling by s, then Conv2d(c_in, c_out, k, pad k // 2);
+    bilinear:     bilinear upsampling by s (align_corners=True), then Conv2d(c_in, c_out,
+                  2s + 1, padding s), as NeRV's code builds it (k is not used);
     deconv:       ConvTranspose2d(c_in, c_out, kernel_size=s, stride=s) (k is not used).
+    `kernel_size` afterwards holds the kernel the block's convolution really has.
     """
 
     def __init__(
@@ -50,6 +52,8 @@ class Upsample(nn.Module):
                 "the size of the map"
             )
         self.channels_in, self.channels_out, self.scale = channels_in, channels_out, scale
+        if kind == "bilinear":  # NeRV's code: the kernel grows with the stride, 2s + 1
+            kernel_size = 2 * scale + 1
         self.kind, self.kernel_size = kind, kernel_size
         padding = kernel_size // 2
         if kind == "pixelshuffle":
@@ -59,7 +63,7 @@ class Upsample(nn.Module):
             )
         elif kind == "bilinear":
             self.layers = nn.Sequential(
-                nn.Upsample(scale_factor=scale, mode="bilinear", align_corners=False),
+                nn.Upsample(scale_factor=scale, mode="bilinear", align_corners=True),
                 nn.Conv2d(channels_in, channels_out, kernel_size, padding=padding),
             )
         else:  # deconv: each input pixel paints its own s x s patch, no overlaps
@@ -87,7 +91,7 @@ def upsample_cost(block: Upsample, height: int, width: int) -> dict[str, int]:
     c_in, c_out, s, k = block.channels_in, block.channels_out, block.scale, block.kernel_size
     if block.kind == "pixelshuffle":  # a k x k conv to c_out s^2 channels at H x W
         weights, biases, positions = c_in * c_out * s * s * k * k, c_out * s * s, height * width
-    elif block.kind == "bilinear":  # a k x k conv to c_out channels at sH x sW
+    elif block.kind == "bilinear":  # a k x k (k = 2s + 1) conv to c_out channels at sH x sW
         weights, biases, positions = c_in * c_out * k * k, c_out, s * s * height * width
     else:  # deconv: an s x s patch of c_out values from each of the H x W inputs
         weights, biases, positions = c_in * c_out * s * s, c_out, height * width

@@ -42,16 +42,17 @@ if "google.colab" in sys.modules:
 # ## Scales: one code path, three sizes
 #
 # Every lesson runs at one of three **scales**. They change sizes (resolution, frames,
-# epochs, model budget) and the learning rate that suits a run of that length, and nothing
-# else, so a number is only meaningful with its scale beside it. Every lesson therefore
-# starts by printing the scale, the device and the torch version.
+# epochs, model budget) and, for the very short quick runs, the lr and batch such a run
+# needs; each paper's training recipe is otherwise its own. Nothing else changes, so a number
+# is only meaningful with its scale beside it. Every lesson therefore starts by printing the
+# scale, the device and the torch version.
 
 # %%
 #| export scales
 """Scales and devices: the same code at three sizes.
 
-Every lesson runs at one of three scales, which change sizes (and the learning rate that
-suits a run of that length) and nothing else:
+Every lesson runs at one of three scales, which change sizes (and, for a run as short as the
+quick one, the learning rate and batch it needs) and nothing else:
 
 - ``quick``:  a laptop CPU and CI, seconds per training run;
 - ``lesson``: a GPU (a Colab T4 is enough), minutes per run, the papers' effects visible;
@@ -75,8 +76,8 @@ SCALE_VARIABLE = "NERV_LESSONS_SCALE"
 #| export scales
 @dataclass(frozen=True)
 class Scale:
-    """The sizes of one scale. Only sizes (and the lr they call for) live here: every scale
-    runs the same code."""
+    """The sizes of one scale, and what a run of that length needs from a paper's training
+    recipe (train.TrainConfig.nerv / .hnerv). Every scale runs the same code."""
 
     name: str
     height: int  # frame height after the 640x1280 centre crop and the resize
@@ -84,15 +85,18 @@ class Scale:
     frames: int  # how many frames of the clip, from the first
     epochs: int  # passes over the clip in one training run
     model_params: float  # default model budget, millions of parameters (embeddings + decoder)
-    batch_size: int  # frames per training step
-    # Peak learning rate of the lessons' recipe: HNeRV's 1e-3, except that a quick run is
-    # ~160 steps (the paper's ~20,000), where 1e-3 barely trains, so it takes 5e-3.
-    lr: float
+    # A quick run is ~160 steps (the papers' ~20,000): at the papers' lr it barely trains, and
+    # one frame per step leaves a CPU idle. So it multiplies the recipe's lr by 5 and takes 4
+    # frames per step; the other scales keep each paper's lr and batch (None: the recipe's).
+    lr_factor: float = 1.0
+    batch_size: int | None = None
 
     def describe(self) -> str:
+        batch = "each paper's batch" if self.batch_size is None else f"batch {self.batch_size}"
+        lr = "each paper's lr" if self.lr_factor == 1 else f"{self.lr_factor:g}x each paper's lr"
         return (
             f"{self.name} ({self.height}x{self.width}, {self.frames} frames, {self.epochs} epochs, "
-            f"{self.model_params}M parameters, batch {self.batch_size})"
+            f"{self.model_params}M parameters, {batch}, {lr})"
         )
 
 
@@ -100,17 +104,13 @@ SCALES = {
     # The paper's crop shrunk 8x: strides 5,2,2,2 (product 40) give the same 2x4 grid
     # that HNeRV's 5,4,4,2,2 (product 320) gives at 640x1280.
     "quick": Scale(
-        "quick", 80, 160, frames=16, epochs=40, model_params=0.05, batch_size=4, lr=5e-3
+        "quick", 80, 160, frames=16, epochs=40, model_params=0.05, lr_factor=5.0, batch_size=4
     ),
     # Half the paper's crop and the whole clip; 0.35M keeps about the paper's 1.5M
     # parameters per pixel (a quarter of the pixels, a quarter of the parameters).
-    "lesson": Scale(
-        "lesson", 320, 640, frames=132, epochs=100, model_params=0.35, batch_size=2, lr=1e-3
-    ),
-    # HNeRV's Bunny set-up: 640x1280 centre crop, 132 frames, 300 epochs, 1.5M, batch 2.
-    "paper": Scale(
-        "paper", 640, 1280, frames=132, epochs=300, model_params=1.5, batch_size=2, lr=1e-3
-    ),
+    "lesson": Scale("lesson", 320, 640, frames=132, epochs=100, model_params=0.35),
+    # HNeRV's Bunny set-up: 640x1280 centre crop, 132 frames, 300 epochs, 1.5M.
+    "paper": Scale("paper", 640, 1280, frames=132, epochs=300, model_params=1.5),
 }
 
 

@@ -65,7 +65,9 @@ scale, device = start_lesson()
 #   each group of `s^2` channels into an `s x s` patch of pixels. All learned work happens
 #   before the map gets big.
 # - **Bilinear, then convolve**: enlarge each channel by bilinear interpolation (no
-#   parameters), then a convolution at the *high* resolution mixes channels.
+#   parameters), then a convolution at the *high* resolution mixes channels. NeRV's code
+#   makes that convolution `2s + 1` wide (5x5 for `s = 2`, 11x11 for `s = 5`) and
+#   interpolates with `align_corners=True`; we build it the same way.
 # - **Transposed convolution** ("deconv"): each input pixel paints a learned `s x s` patch per
 #   output channel. We use kernel size = stride = `s`, as the NeRV code's `deconv` option
 #   does: the patches tile the output without overlapping, so there is no checkerboard from
@@ -92,7 +94,7 @@ print(nn.PixelShuffle(2)(tiny)[0, 0].int())
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(F.interpolate(tiny[:, :1], scale_factor=2, mode="bilinear", align_corners=False)[0, 0])
+print(F.interpolate(tiny[:, :1], scale_factor=2, mode="bilinear", align_corners=True)[0, 0])
 
 # %% [markdown]
 # ## The block
@@ -125,8 +127,10 @@ class Upsample(nn.Module):
     """(B, channels_in, H, W) -> (B, channels_out, scale H, scale W) in one of three ways.
 
     pixelshuffle: Conv2d(c_in, c_out * s^2, k, padding k // 2), then PixelShuffle(s) (NeRV);
-    bilinear:     parameter-free bilinear upsampling by s, then Conv2d(c_in, c_out, k, pad k // 2);
+    bilinear:     bilinear upsampling by s (align_corners=True), then Conv2d(c_in, c_out,
+                  2s + 1, padding s), as NeRV's code builds it (k is not used);
     deconv:       ConvTranspose2d(c_in, c_out, kernel_size=s, stride=s) (k is not used).
+    `kernel_size` afterwards holds the kernel the block's convolution really has.
     """
 
     def __init__(
@@ -153,6 +157,8 @@ class Upsample(nn.Module):
                 "the size of the map"
             )
         self.channels_in, self.channels_out, self.scale = channels_in, channels_out, scale
+        if kind == "bilinear":  # NeRV's code: the kernel grows with the stride, 2s + 1
+            kernel_size = 2 * scale + 1
         self.kind, self.kernel_size = kind, kernel_size
         padding = kernel_size // 2
         if kind == "pixelshuffle":
@@ -162,7 +168,7 @@ class Upsample(nn.Module):
             )
         elif kind == "bilinear":
             self.layers = nn.Sequential(
-                nn.Upsample(scale_factor=scale, mode="bilinear", align_corners=False),
+                nn.Upsample(scale_factor=scale, mode="bilinear", align_corners=True),
                 nn.Conv2d(channels_in, channels_out, kernel_size, padding=padding),
             )
         else:  # deconv: each input pixel paints its own s x s patch, no overlaps
@@ -199,7 +205,7 @@ def upsample_cost(block: Upsample, height: int, width: int) -> dict[str, int]:
     c_in, c_out, s, k = block.channels_in, block.channels_out, block.scale, block.kernel_size
     if block.kind == "pixelshuffle":  # a k x k conv to c_out s^2 channels at H x W
         weights, biases, positions = c_in * c_out * s * s * k * k, c_out * s * s, height * width
-    elif block.kind == "bilinear":  # a k x k conv to c_out channels at sH x sW
+    elif block.kind == "bilinear":  # a k x k (k = 2s + 1) conv to c_out channels at sH x sW
         weights, biases, positions = c_in * c_out * k * k, c_out, s * s * height * width
     else:  # deconv: an s x s patch of c_out values from each of the H x W inputs
         weights, biases, positions = c_in * c_out * s * s, c_out, height * width
@@ -221,11 +227,13 @@ for kind in UPSAMPLE_KINDS:
     print(f"{kind:>12} | {str(shape):>16} | {cost['params']:7,d} | {cost['macs'] / 1e6:7.1f}")
 
 # %% [markdown]
-# PixelShuffle and bilinear+conv do the same work (a 3x3 conv over `s^2` as many positions,
-# or `s^2` as many outputs per position), but PixelShuffle holds `s^2` times the weights:
-# for a representation whose weights *are* the video, that is capacity, not waste. The deconv
-# with kernel = stride is the cheapest: it sees one input pixel per output patch, no
-# neighbours at all.
+# PixelShuffle spends `s^2 x 9` weights per channel pair at the *low* resolution; NeRV's
+# bilinear block spends `(2s + 1)^2` at the *high* one. So for `s = 2` the bilinear block
+# holds 25/36 of PixelShuffle's weights but does `(2s + 1)^2 / 9` = 2.8 times its MACs (13
+# times for `s = 5`): interpolation makes the map big before any learned work. For a
+# representation whose weights *are* the video, PixelShuffle's weights are capacity bought
+# cheaply. The deconv with kernel = stride is the cheapest: it sees one input pixel per
+# output patch, no neighbours at all.
 #
 # ## Exercise: PixelShuffle by hand
 #
@@ -379,10 +387,10 @@ plt.show()
 # training as lesson 01's PE row, so those two numbers should agree.
 #
 # Our three decoders share their channel widths, as the NeRV code's `conv_type` switch does,
-# so they do not share a parameter count: PixelShuffle's has `s^2` times the weights in each
-# block (the cost table above), and part of its lead is capacity. The times column shows the
-# other side of the cost table: bilinear + conv does the same MACs as PixelShuffle but runs
-# its convolution over maps `s^2` times larger, which on a CPU is slower.
+# so they do not share a parameter count (the params column): part of PixelShuffle's lead is
+# capacity. The times column shows the other side of the cost table: the bilinear block runs
+# a `(2s + 1)`-wide convolution over maps `s^2` times larger, the most MACs of the three, and
+# is the slowest on a CPU.
 #
 # Look at the pictures too. The bilinear decoder's frame is smooth: interpolation can only
 # blend, and its convolutions have few weights to add detail with. The deconv frame is made
@@ -395,7 +403,8 @@ plt.show()
 #
 # - PixelShuffle is a convolution at low resolution followed by a weightless reshape: channel
 #   `c s^2 + i s + j` becomes sub-pixel `(i, j)`.
-# - Bilinear + conv costs the same MACs with `s^2` fewer weights; a kernel = stride transposed
+# - NeRV's bilinear + `(2s + 1)` conv does its learned work at the high resolution: fewer
+#   weights than PixelShuffle, several times the MACs; a kernel = stride transposed
 #   convolution is a 1x1 convolution followed by PixelShuffle, the cheapest of the three.
 # - `nerv_lessons.upsample` holds `Upsample`, `UPSAMPLE_KINDS` and `upsample_cost`.
 #

@@ -79,6 +79,7 @@ import torch
 from torch import nn
 
 from nerv_lessons.data import check_strides
+from nerv_lessons.encoding import PositionalEncoding
 from nerv_lessons.nerv import count_parameters, expect_shape, make_activation
 
 # The paper's strides for its three frame sizes (Table 15); other sizes get hnerv_strides'.
@@ -190,19 +191,23 @@ class HNeRVConfig:
 # ## The encoder: ConvNeXt, one block per stage
 #
 # Each stage is a patchify convolution (kernel = stride, so each output pixel sees its own
-# patch), a LayerNorm and one ConvNeXt block: a depthwise 7x7 convolution, a LayerNorm, a 4x
-# MLP with GELU, and a tiny layer scale on the residual branch. The last stage has `d` = 16
-# channels: that is the embedding, 16 x 2 x 4 = 128 numbers for a 640x1280 frame.
+# patch) with a LayerNorm, then one ConvNeXt block: a depthwise 7x7 convolution, a LayerNorm,
+# a 4x MLP with GELU, and a tiny layer scale on the residual branch. As in HNeRV's code (and
+# ConvNeXt), the first stage normalizes after its convolution and the later ones before it,
+# every LayerNorm has eps 1e-6, and the encoder starts from truncated-normal weights
+# (std 0.02) and zero biases. The last stage has `d` = 16 channels: that is the embedding,
+# 16 x 2 x 4 = 128 numbers for a 640x1280 frame.
 
 
 # %%
 #| export hnerv
 class LayerNorm2d(nn.Module):
-    """LayerNorm over the channels of a (B, C, H, W) map, at every pixel (ConvNeXt's norm)."""
+    """LayerNorm over the channels of a (B, C, H, W) map, at every pixel (ConvNeXt's norm,
+    with its eps of 1e-6)."""
 
-    def __init__(self, channels: int):
+    def __init__(self, channels: int, eps: float = 1e-6):
         super().__init__()
-        self.norm = nn.LayerNorm(channels)
+        self.norm = nn.LayerNorm(channels, eps=eps)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.norm(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
@@ -227,21 +232,34 @@ class ConvNeXtBlock(nn.Module):
 
 
 class Encoder(nn.Module):
-    """Frames (B, 3, H, W) -> embeddings (B, d, h, w): per stride, a patchify conv
-    (kernel = stride) + LayerNorm + one ConvNeXt block. Widths c1, ..., c1, d."""
+    """Frames (B, 3, H, W) -> embeddings (B, d, h, w), one stage per stride, widths c1, ...,
+    c1, d. Stage 1: patchify conv (kernel = stride) -> LayerNorm -> ConvNeXt block; later
+    stages: LayerNorm -> patchify conv -> ConvNeXt block (ConvNeXt's order, as HNeRV's code)."""
 
     def __init__(self, config: HNeRVConfig):
         super().__init__()
         widths = [config.encoder_width] * (len(config.strides) - 1) + [config.embed_dim]
         stages, channels = [], 3
-        for stride, width in zip(config.strides, widths):
+        for index, (stride, width) in enumerate(zip(config.strides, widths)):
             patchify = nn.Conv2d(channels, width, kernel_size=stride, stride=stride)
-            stages.append(nn.Sequential(patchify, LayerNorm2d(width), ConvNeXtBlock(width)))
+            if index == 0:
+                downsample = [patchify, LayerNorm2d(width)]
+            else:
+                downsample = [LayerNorm2d(channels), patchify]
+            stages.append(nn.Sequential(*downsample, ConvNeXtBlock(width)))
             channels = width
         self.stages = nn.Sequential(*stages)
+        self.apply(_init_encoder_layer)
 
     def forward(self, frames: torch.Tensor) -> torch.Tensor:
         return self.stages(frames)
+
+
+def _init_encoder_layer(layer: nn.Module) -> None:
+    """ConvNeXt's (and HNeRV's) start: conv weights ~ truncated normal(std 0.02), biases 0."""
+    if isinstance(layer, (nn.Conv2d, nn.Linear)):
+        nn.init.trunc_normal_(layer.weight, std=0.02)
+        nn.init.zeros_(layer.bias)
 
 
 # %% [markdown]
@@ -276,10 +294,7 @@ class Decoder(nn.Module):
     def __init__(self, config: HNeRVConfig):
         super().__init__()
         self.config = config
-        self.stem = nn.Sequential(
-            nn.Conv2d(config.embed_dim, config.fc_dim, kernel_size=1),
-            make_activation(config.activation),
-        )
+        self.stem = self.make_stem(config)
         blocks, channels = [], config.fc_dim
         for stride, kernel, width in zip(config.strides, config.kernels(), config.widths()):
             blocks.append(HNeRVBlock(channels, width, stride, kernel, config.activation))
@@ -287,12 +302,15 @@ class Decoder(nn.Module):
         self.blocks = nn.ModuleList(blocks)
         self.head = nn.Conv2d(channels, 3, kernel_size=3, padding=1)
 
-    def raw(self, embedding: torch.Tensor) -> torch.Tensor:
-        """Stem, blocks and head, before the output squash (lessons 06-07 squash it their way)."""
-        config, batch = self.config, embedding.shape[0]
+    def make_stem(self, config: HNeRVConfig) -> nn.Module:
+        """Embedding (B, d, h, w) -> the c2 x h x w grid: a 1x1 conv and the activation."""
+        conv = nn.Conv2d(config.embed_dim, config.fc_dim, kernel_size=1)
+        return nn.Sequential(conv, make_activation(config.activation))
+
+    def upscale(self, x: torch.Tensor) -> torch.Tensor:
+        """The blocks and the head, from the (B, c2, h, w) grid to (B, 3, H, W), unsquashed."""
+        config, batch = self.config, x.shape[0]
         h, w = config.grid
-        expect_shape(embedding, (batch, config.embed_dim, h, w), "decoder input (embedding)")
-        x = self.stem(embedding)
         for index, (block, stride, width) in enumerate(
             zip(self.blocks, config.strides, config.widths())
         ):
@@ -300,6 +318,13 @@ class Decoder(nn.Module):
             h, w = h * stride, w * stride
             expect_shape(x, (batch, width, h, w), f"block {index + 1} (stride {stride})")
         return self.head(x)
+
+    def raw(self, embedding: torch.Tensor) -> torch.Tensor:
+        """Stem, blocks and head, before the output squash (lessons 06-07 squash it their way)."""
+        config = self.config
+        shape = (embedding.shape[0], config.embed_dim, *config.grid)
+        expect_shape(embedding, shape, "decoder input (embedding)")
+        return self.upscale(self.stem(embedding))
 
     def forward(self, embedding: torch.Tensor) -> torch.Tensor:
         return (torch.tanh(self.raw(embedding)) + 1) / 2  # NeRV's output squash, as HNeRV's code
@@ -346,8 +371,10 @@ def embed_frames(model: nn.Module, frames: torch.Tensor, chunk: int = 8) -> torc
 #
 # The paper's size is embeddings + decoder. The encoder is left out because it is not needed
 # to play the video back: once every frame is encoded, the embeddings are stored and the
-# encoder is thrown away. `hnerv_budget` picks c2 the way the paper's code does: it writes the
-# size as a quadratic in c2 (with un-rounded widths c2 / r^i), solves it and rounds down.
+# encoder is thrown away. `hnerv_budget` picks c2 exactly as the paper's code does: it writes
+# the decoder's size as a quadratic in c2 (with un-rounded widths c2 / r^i, no floor, no
+# biases, and the stem counted as 9 d weights per channel, the code's own approximation of the
+# 1x1 conv's d), solves it and rounds down. Every course model called "HNeRV" is sized so.
 
 
 # %%
@@ -372,24 +399,34 @@ def hnerv_shape(height: int, width: int, **changes) -> HNeRVConfig:
     return HNeRVConfig(height=height, width=width, **changes)
 
 
+def reference_c2(decoder_numbers: float, config: HNeRVConfig, stem_per_channel: float) -> int:
+    """The first decoder width c2 as HNeRV's code solves it: the decoder's numbers written as
+    a c2^2 + b c2, where a c2^2 counts each block's conv weights k^2 s^2 C_i C_(i+1) with
+    C_i = c2 / r^i (not rounded, no width floor), and b c2 is the stem. Biases and the head
+    are not counted; the root is rounded down."""
+    r = config.reduction
+    a = sum(
+        kernel**2 * stride**2 / r ** (2 * i + 1)
+        for i, (stride, kernel) in enumerate(zip(config.strides, config.kernels()))
+    )
+    b = stem_per_channel
+    if decoder_numbers <= 0:
+        return 0
+    return math.floor((-b + math.sqrt(b * b + 4 * a * decoder_numbers)) / (2 * a))
+
+
 def hnerv_budget(
     size: float, frames: int, height: int = 640, width: int = 1280, **changes
 ) -> HNeRVConfig:
     """The HNeRV of about `size` million numbers (embeddings + decoder) for `frames` frames,
-    by choosing the decoder's first width c2 as the paper's code does: write the size as a
-    quadratic in c2 (every width c2 / r^i, not yet rounded), solve it, round down.
-    This reproduces every c2 of the paper's Table 15 (1.5M at 640x1280 -> 68).
+    by choosing the decoder's first width c2 exactly as the paper's code does
+    (`reference_c2`, its stem counted as 9 d where the 1x1 conv has d weights per channel).
+    This gives every c2 of the paper's Table 15 (1.5M at 640x1280 -> 68); the real size can
+    land a little over or under the budget (1.5052M for 1.5M), as in the paper.
     `changes` go to `hnerv_shape`: HNeRVConfig fields, or grid=(h, w)."""
     shape = hnerv_shape(height, width, **changes)
-    r, d = shape.reduction, shape.embed_dim
-    # size(c2) = a c2^2 + b c2 + c, layer by layer, with C_i = c2 / r^i.
-    a, b, c = 0.0, d + 1.0, shape.embedding_numbers(frames) + 3.0  # stem 1x1 conv; head bias
-    for i, (stride, kernel) in enumerate(zip(shape.strides, shape.kernels())):
-        a += kernel**2 * stride**2 / r ** (2 * i + 1)  # conv weights: k^2 C_i C_(i+1) s^2
-        b += stride**2 / r ** (i + 1)  # conv bias: C_(i+1) s^2
-    b += 9 * 3 / r ** len(shape.strides)  # 3x3 head to RGB
-    c -= size * 1e6
-    fc_dim = math.floor((-b + math.sqrt(b * b - 4 * a * c)) / (2 * a)) if c < 0 else 0
+    decoder = size * 1e6 - shape.embedding_numbers(frames)
+    fc_dim = reference_c2(decoder, shape, stem_per_channel=9 * shape.embed_dim)
     if fc_dim < shape.min_width:
         raise ValueError(
             f"a {size}M budget is too small for HNeRV on {frames} frames of {height}x{width}: "
@@ -568,24 +605,117 @@ plt.show()
 # below it and overshoots the budget (about 70k numbers against HNeRV's 52k there), so that
 # panel compares unequal sizes, and the two styles differ less than at the paper's size: the
 # balance argument needs room to show.
+
+
+# %% [markdown]
+# ## The NeRV that HNeRV's paper compares with
 #
+# HNeRV's tables do not use NeRV-S/M/L from lesson 03. Its code builds its NeRV baseline from
+# the same decoder as HNeRV (`--embed pe_1.25_80 --fc_hw 8_16 --dec_strds 5 4 2 2 --ks 0_3_3
+# --reduce 2 --lower_width 12`): gamma(t) with 80 levels (160 numbers), one linear layer to a
+# c2 x 8 x 16 grid, then HNeRV blocks with 3x3 kernels that halve the width down to a floor
+# of 12, and the 3x3 head. Its c2 comes from the same quadratic, whose stem term is now the
+# linear layer's 160 x 8 x 16 weights per channel: at 1.5M, c2 = 54 and most of the
+# parameters sit in that linear stem. `BaselineNeRV` is this model; it takes the frame time
+# `i / (T - 1)` from `train.frame_times` (HNeRV's code feeds `i / T`, a 1 % stretch of the
+# time axis on Bunny). At other frame sizes the strides stay the paper's and the grid
+# shrinks with the frame (1x2 at 80x160, 4x8 at 320x640).
+
+
+# %%
+#| export hnerv
+@dataclass
+class BaselineNeRVConfig(HNeRVConfig):
+    """HNeRV's NeRV baseline (its Tables 2-3): the code's --embed pe_1.25_80 --fc_hw 8_16
+    --dec_strds 5 4 2 2 --ks 0_3_3 --reduce 2 --lower_width 12. The defaults are its 1.5M
+    Bunny model. embed_dim and encoder_width are not used: the input is gamma(t)."""
+
+    strides: tuple[int, ...] = (5, 4, 2, 2)  # 640x1280 / 80: the 8x16 grid
+    fc_dim: int = 54
+    reduction: float = 2.0
+    min_width: int = 12
+    kernel_min: int = 3  # 3x3 kernels in every block
+    kernel_max: int = 3
+    pe_base: float = 1.25
+    pe_levels: int = 80  # gamma(t) has 2 * 80 = 160 numbers
+
+
+class BaselineNeRV(Decoder):
+    """Frame times (B,) -> frames: gamma(t) -> linear layer to the c2 x h x w grid -> GELU ->
+    the HNeRV decoder's blocks and 3x3 head -> (tanh + 1) / 2. All of it counts in size."""
+
+    def __init__(self, config: BaselineNeRVConfig):
+        super().__init__(config)
+        self.embed = PositionalEncoding(config.pe_base, config.pe_levels)
+
+    def make_stem(self, config: BaselineNeRVConfig) -> nn.Module:
+        """gamma(t) (B, 2 levels) -> (B, c2 h w): the reference's 1x1 conv on a 1x1 map."""
+        grid_h, grid_w = config.grid
+        linear = nn.Linear(2 * config.pe_levels, config.fc_dim * grid_h * grid_w)
+        return nn.Sequential(linear, make_activation(config.activation))
+
+    def raw(self, t: torch.Tensor) -> torch.Tensor:
+        if t.ndim != 1:
+            raise ValueError(f"BaselineNeRV takes frame times shaped (B,), got {tuple(t.shape)}")
+        grid = self.stem(self.embed(t)).view(len(t), self.config.fc_dim, *self.config.grid)
+        return self.upscale(grid)
+
+
+def baseline_nerv_budget(
+    size: float, height: int = 640, width: int = 1280, **changes
+) -> BaselineNeRVConfig:
+    """HNeRV's NeRV baseline of about `size` million parameters (it stores no embeddings),
+    c2 by `reference_c2` with the linear stem's 2 * levels * h * w weights per channel:
+    1.5M at 640x1280 -> c2 = 54, 1,507,868 parameters."""
+    shape = BaselineNeRVConfig(height=height, width=width, **changes)
+    grid_h, grid_w = shape.grid
+    fc_dim = reference_c2(size * 1e6, shape, 2 * shape.pe_levels * grid_h * grid_w)
+    if fc_dim < 1:
+        raise ValueError(
+            f"a {size}M budget is too small for the NeRV baseline at {height}x{width}: its "
+            f"linear stem alone takes {2 * shape.pe_levels * grid_h * grid_w} per channel"
+        )
+    config = replace(shape, fc_dim=fc_dim)
+    # The quadratic ignores the width floor. At the paper's sizes that costs under 1 %, but
+    # at a tiny budget the floor alone overshoots it (80x160 at 0.05M: 86k), so there we
+    # lower the floor, as lesson 07 does for its tiny decoders, until within 5 % of it.
+    while _parameters(BaselineNeRV, config) > 1.05 * size * 1e6 and config.min_width > 1:
+        config = replace(config, min_width=config.min_width - 1)
+    return config
+
+
+def _parameters(model_class: type, config) -> int:
+    with torch.device("meta"):  # counts without allocating any weights
+        return count_parameters(model_class(config))
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+baseline = baseline_nerv_budget(1.5)
+with torch.device("meta"):
+    counts = stage_parameters(BaselineNeRV(baseline))
+print(f"NeRV baseline at 1.5M, 640x1280: c2 {baseline.fc_dim}, widths {baseline.widths()}")
+for stage, count in counts.items():
+    print(f"  {stage:<8} {count:>10,}")
+print(f"  {'total':<8} {sum(counts.values()):>10,}")
+
+# %% [markdown]
 # ## HNeRV against NeRV at equal size (Table 2)
 #
-# Both models get the same budget (the scale's) and the same recipe, HNeRV's: Adam (0.9,
-# 0.999), L2 loss, warm-up 0.1, the scale's batch and epochs. NeRV is the widest NeRV within
-# the budget (`nerv_for_scale`), HNeRV's c2 comes from `hnerv_budget`; both sizes and their
-# ratio are printed (rounding the widths leaves them a few percent apart). A quick-scale run
-# is ~160 steps where the paper's is ~20,000, so the quick scale's lr (`scale.lr`) is 5e-3
-# (the table's cell also trains HNeRV at 1e-3 there and prints what it reaches); larger
-# scales use the paper's 1e-3. One small helper trains any config with that recipe and scores it.
+# Both models get the same budget (the scale's) and the same recipe, HNeRV's
+# (`TrainConfig.hnerv`: Adam (0.9, 0.999), L2 loss, warm-up 0.1, batch 2), which HNeRV's code
+# also trains its NeRV baseline with. NeRV is the baseline above (`baseline_nerv_budget`),
+# HNeRV's c2 comes from `hnerv_budget`; both sizes and their ratio are printed. A quick-scale
+# run is ~160 steps where the paper's is ~20,000, so the quick scale multiplies the lr by 5
+# (`scale.lr_factor`; the table's cell also trains HNeRV at the paper's 1e-3 there and
+# prints what it reaches). One small helper trains any config with that recipe and scores it.
 
 # %%
 from dataclasses import replace
 
-from nerv_lessons.nerv import NeRV, NeRVConfig, nerv_for_scale
 from nerv_lessons.train import TrainConfig, evaluate, frame_times, reconstruct, train
 
-recipe = TrainConfig.for_scale(scale, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False)
+recipe = TrainConfig.hnerv(scale, progress=False)
 print(recipe)
 runs = {}  # (config, epochs, changes) -> (model, history, quality): trained and scored once
 
@@ -596,9 +726,9 @@ def fit(config, epochs=scale.epochs, **changes):
     key = (repr(config), epochs, repr(changes))
     if key not in runs:
         torch.manual_seed(0)
-        nerv = isinstance(config, NeRVConfig)
+        nerv = isinstance(config, BaselineNeRVConfig)
         model_input = frame_times if nerv else frames_in
-        built = (NeRV if nerv else HNeRV)(config).to(device)
+        built = (BaselineNeRV if nerv else HNeRV)(config).to(device)
         history = train(built, video, replace(recipe, epochs=epochs, **changes), model_input)
         runs[key] = (built, history, evaluate(built, video, model_input))
     return runs[key]
@@ -607,12 +737,12 @@ def fit(config, epochs=scale.epochs, **changes):
 def run(config, epochs=scale.epochs, **changes):
     """(size in M, PSNR, MS-SSIM) of a config trained with the recipe."""
     built, _, quality = fit(config, epochs, **changes)
-    nerv = isinstance(config, NeRVConfig)
+    nerv = isinstance(config, BaselineNeRVConfig)
     size = count_parameters(built) if nerv else hnerv_size(config, scale.frames)
     return size / 1e6, quality["psnr"].mean().item(), quality["ms_ssim"].mean().item()
 
 
-nerv_config = nerv_for_scale(scale, scale.model_params)
+nerv_config = baseline_nerv_budget(scale.model_params, scale.height, scale.width)
 start = time.perf_counter()
 table2 = {"NeRV": run(nerv_config), "HNeRV": run(config)}
 print(f"two runs, {scale.epochs} epochs each: {time.perf_counter() - start:.0f} s")
@@ -629,17 +759,20 @@ gain = table2["HNeRV"][1] - table2["NeRV"][1]
 paper_gain = paper_table2["HNeRV"][2] - paper_table2["NeRV"][2]
 ours_at = f"{scale.model_params}M"
 print(f"HNeRV - NeRV: paper {paper_gain:+.2f} dB at 1.5M; ours {gain:+.2f} dB at {ours_at}")
-if scale.lr != 1e-3:  # why this scale's lr differs: the same HNeRV run at the paper's lr
-    paper_lr_psnr = run(config, lr=1e-3)[1]
+if scale.lr_factor != 1:  # why this scale's lr differs: the same HNeRV run at the paper's lr
+    paper_lr = recipe.lr / scale.lr_factor
+    paper_lr_psnr = run(config, lr=paper_lr)[1]
     print(
-        f"HNeRV at lr 1e-3: {paper_lr_psnr:.2f} dB; at lr {scale.lr:g}: {table2['HNeRV'][1]:.2f} dB"
+        f"HNeRV at lr {paper_lr:g}: {paper_lr_psnr:.2f} dB; "
+        f"at lr {recipe.lr:g}: {table2['HNeRV'][1]:.2f} dB"
     )
 
 # %% [markdown]
 # The paper's numbers are 300 epochs of 132 frames at 640x1280; ours are the far shorter run
-# of the scale printed above, so only the sign of the gap can be compared. "Equal size" is
-# only roughly so here: at the quick scale HNeRV comes out about 7 % larger than NeRV (the
-# ratio line above), a head start worth keeping in mind when the gap is small. Two versions
+# of the scale printed above, so only the sign of the gap can be compared. The two sizes
+# agree to the percent or so of the ratio line above (at the quick scale `baseline_nerv_budget`
+# lowers NeRV's width floor to get there). One seed and a gap of a few tenths of a dB say
+# little; at the quick scale the gap is far smaller than the paper's. Two versions
 # of the paper give HNeRV-1.5M as 35.19 dB (the ICLR text, used here, whose ablation
 # baselines also read 35.19) and 35.57 dB (the CVPR/arXiv version).
 #

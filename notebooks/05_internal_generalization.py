@@ -72,27 +72,33 @@ print(f"{' ' * len(str(frames))}         hold out {held_out.tolist()}")
 # Both get the scale's budget. HNeRV's size counts its stored embeddings as well as its
 # decoder, and here only the training frames' embeddings are stored (the held-out ones are
 # made from them), so `hnerv_budget` is asked for `len(trained)` frames. NeRV stores no
-# embeddings: `nerv_for_scale` gives the widest NeRV within the same budget.
+# embeddings: it is lesson 04's `BaselineNeRV`, the NeRV of HNeRV's tables, sized by
+# `baseline_nerv_budget` for the same budget.
 #
-# The recipe is lesson 04's (HNeRV's: Adam (0.9, 0.999), L2, warm-up 0.1) at the scale's lr:
-# 5e-3 at the quick scale (whose runs are too short for the paper's 1e-3), 1e-3 above.
+# The recipe is lesson 04's, HNeRV's (`TrainConfig.hnerv`: Adam (0.9, 0.999), L2, warm-up
+# 0.1), whose lr the quick scale multiplies by 5 (its runs are too short for 1e-3).
 # Half the frames means half the steps per epoch, so each run gets twice the scale's epochs:
 # as many steps as a run on the whole clip. At the quick scale we double that again, because
 # a held-out score is only telling once the training frames are copied well; after training,
 # a quick-scale cell reruns both models with half the epochs and prints what they reach.
 
 # %%
-from nerv_lessons.hnerv import HNeRV, frames_in, hnerv_budget, hnerv_size
-from nerv_lessons.nerv import NeRV, count_parameters, nerv_for_scale
+from nerv_lessons.hnerv import (
+    BaselineNeRV,
+    HNeRV,
+    baseline_nerv_budget,
+    frames_in,
+    hnerv_budget,
+    hnerv_size,
+)
+from nerv_lessons.nerv import count_parameters
 from nerv_lessons.train import TrainConfig, train
 
 budget = scale.model_params
 hnerv_config = hnerv_budget(budget, len(trained), scale.height, scale.width)
-nerv_config = nerv_for_scale(scale, budget)
+nerv_config = baseline_nerv_budget(budget, scale.height, scale.width)
 epochs = (4 if scale.name == "quick" else 2) * scale.epochs
-recipe = TrainConfig.for_scale(
-    scale, epochs=epochs, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False
-)
+recipe = TrainConfig.hnerv(scale, epochs=epochs, progress=False)
 print(recipe)
 
 # %% [markdown]
@@ -112,7 +118,7 @@ def full_clip_times(train_clip: torch.Tensor, indices: torch.Tensor) -> torch.Te
 train_clip = video[trained]  # the frames the models see: one copy on the device
 start = time.perf_counter()
 torch.manual_seed(0)
-nerv_model = NeRV(nerv_config).to(device)
+nerv_model = BaselineNeRV(nerv_config).to(device)
 nerv_history = train(nerv_model, train_clip, recipe, full_clip_times)
 torch.manual_seed(0)
 hnerv_model = HNeRV(hnerv_config).to(device)
@@ -135,7 +141,7 @@ if scale.name == "quick":  # why this scale doubles the epochs again: the same r
     half = replace(recipe, epochs=epochs // 2)
     print(f"PSNR on the {len(trained)} training frames after {half.epochs} and {epochs} epochs:")
     for name, build, model_config, model_input, trained_model in [
-        ("NeRV", NeRV, nerv_config, full_clip_times, nerv_model),
+        ("NeRV", BaselineNeRV, nerv_config, full_clip_times, nerv_model),
         ("HNeRV", HNeRV, hnerv_config, frames_in, hnerv_model),
     ]:
         torch.manual_seed(0)
@@ -378,7 +384,7 @@ print(f"best weight {weights[max(range(21), key=scores.__getitem__)]:.2f} (the m
 #
 # A question users ask of the reference code: why is NeRV's frame between two trained times
 # so bad? Its input is the positional encoding `gamma(t)`, sines and cosines of `b^i pi t`
-# for 40 levels with b = 1.25. Between two training frames `t` moves by `2 / (T - 1)`; a
+# for 80 levels with b = 1.25. Between two training frames `t` moves by `2 / (T - 1)`; a
 # level whose phase moves by more than half a turn there is aliased: its value at the
 # held-out time is unrelated to its values at the neighbours, and the network never saw it.
 # HNeRV's held-out input is, by construction, the midpoint of two inputs it trained on.
@@ -431,7 +437,7 @@ print("train minus held-out PSNR: " + ", ".join(f"{n} {d:.2f} dB" for n, d in dr
 # %%
 calm = levels - int(aliased)  # levels i with b^i * step <= 1: at most half a turn
 torch.manual_seed(0)
-calm_model = NeRV(replace(nerv_config, pe_levels=calm)).to(device)
+calm_model = BaselineNeRV(replace(nerv_config, pe_levels=calm)).to(device)
 train(calm_model, train_clip, recipe, full_clip_times)
 calm_psnr = psnr(reconstruct(calm_model, video, frame_times), video).cpu()
 print(f"{'NeRV':<24} {'size':>7} {'train PSNR':>10} {'held-out PSNR':>13}")

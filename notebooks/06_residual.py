@@ -60,7 +60,9 @@ print(f"clip: {tuple(video.shape)} on {video.device}")
 # ## The low-resolution frame
 #
 # The reference code of paper 000 shrinks each 640x1280 frame by 128 on each side, to 5x10
-# pixels, with bicubic interpolation (antialiased), and blows it back up the same way. The
+# pixels, with torchvision's antialiased bicubic `resize` on 8-bit frames, and blows it back
+# up the same way: Keys' cubic with a = -0.5 (PIL's; PyTorch's plain bicubic uses -0.75),
+# rounded to 8-bit pixels. `downsize` and `upsize` do exactly that. The
 # course's smaller scales keep the *same fraction* of each side: the factor is
 # `s = 128 * H / 640`, so the low-resolution frame is 5x10 at every scale (s = 16 at 80x160,
 # 64 at 320x640, 128 at 640x1280). We store it as 8-bit pixels, like any image, so `downsize`
@@ -141,8 +143,12 @@ def downsize(frames: torch.Tensor, factor: int) -> torch.Tensor:
 
 
 def upsize(lowres: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Bicubic interpolation back to height x width: the base the decoder corrects."""
-    return F.interpolate(lowres, size=(height, width), mode="bicubic", align_corners=False)
+    """Bicubic interpolation back to height x width, the base the decoder corrects: as the
+    reference's resize(..., BICUBIC, antialias=True) on 8-bit frames, a = -0.5 and the result
+    rounded (and so clamped) to 8-bit pixels."""
+    big = F.interpolate(lowres, size=(height, width), mode="bicubic", antialias=True)
+    levels = 2**LOWRES_BITS - 1
+    return torch.round(big.clamp(0, 1) * levels) / levels
 
 
 def lowres_numbers(frames: int, height: int, width: int, factor: int | None = None) -> int:
@@ -159,7 +165,9 @@ def lowres_bpp(height: int, width: int, factor: int | None = None) -> float:
 # %% [markdown]
 # Each low-resolution number costs 8 bits. So the frames add
 # `bpp_lowres = 3 * 8 * (H/s) * (W/s) / (H * W) = 24 / s^2` bits per pixel: 0.00146 bpp at
-# the paper's s = 128 (this is our reconstruction of the paper's lost Eq. 2). In *size* (the
+# the paper's s = 128 (this is our reconstruction of the paper's lost Eq. 2). The paper's text
+# counts them in the bitrate and so do we; its reference code counts them nowhere in its bpp.
+# Lesson 08 writes RC-HNeRV to a real file, low-resolution frames included. In *size* (the
 # count the papers use for "1.5M") each low-resolution pixel counts as one number, just like an
 # embedding value: `size = T*d*h*w + decoder parameters + T*3*(H/s)*(W/s)`.
 
@@ -185,7 +193,9 @@ print(f"PSNR of the bicubic upsampling alone: {baseline_psnr:.2f} dB")
 # (-1, 1), as in the reference code, and the frame is `upsampled + residual`. That sum can
 # leave [0, 1] (say 0.9 + 0.3): we do **not** clip it in training (a clip would stop the
 # gradient of every pixel past the edge); the loss sees the raw sum, and only `reconstruct` /
-# `evaluate` clamp to [0, 1] for display and metrics, as for every model in the course.
+# `evaluate` clamp to [0, 1] for display and metrics, as for every model in the course. The
+# reference code scores the unclamped sum; since every true pixel is in [0, 1], clamping can
+# only bring a pixel closer, so our PSNR is never below what the reference would print.
 
 
 # %%
@@ -275,10 +285,11 @@ def res_hnerv(config: HNeRVConfig) -> HNeRV:
 # ## Size and cost, counted the same way for all three
 #
 # `representation_size` counts what is kept: embeddings, decoder parameters and, for RC-HNeRV,
-# the low-resolution frames (never the encoder). `residual_budget` gives each kind the widest
-# first width c2 whose total stays within a budget, searching up and down from lesson 04's
-# `hnerv_budget`; when no c2 fits above the width floor (`min_width`, 12) it tries lower
-# floors, which only happens for the residual blocks at the quick scale's tiny budget.
+# the low-resolution frames (never the encoder). `residual_budget` sizes plain HNeRV as every
+# lesson does, with lesson 04's `hnerv_budget` (the paper's c2). The two variants hold more per
+# c2, so each gets the widest first width c2 whose total stays within the budget, searching up
+# and down from `hnerv_budget`'s; when no c2 fits above the width floor (`min_width`, 12) it
+# tries lower floors, which only happens for the residual blocks at the quick scale's budget.
 # `count_macs` adds up the multiply-accumulates of every convolution and linear layer for one
 # input; `decode_seconds` times one decoding call (for RC-HNeRV: decoder, bicubic upsampling
 # and the addition).
@@ -307,11 +318,14 @@ def representation_size(model: nn.Module, frames: int) -> int:
 def residual_budget(
     kind: str, size: float, frames: int, height: int, width: int, **changes
 ) -> HNeRVConfig:
-    """The config of `kind` with the largest representation_size <= size million: the widest
-    c2 at the width floor min_width, or, if none fits, the largest over lower floors.
-    c2 is searched both ways from hnerv_budget's, so every kind lands as close under the
-    budget as one step of c2 allows."""
+    """The config of `kind` for about `size` million numbers. Plain HNeRV ("hnerv") is sized
+    as everywhere in the course, by `hnerv_budget` (the paper's c2: 68 at 1.5M). The other
+    kinds hold more per c2 (low-resolution frames, refining convs), so for them: the largest
+    representation_size <= size million, the widest c2 at the width floor min_width or, if
+    none fits, the largest over lower floors, searched both ways from hnerv_budget's c2."""
     start = hnerv_budget(size, frames, height, width, **changes)
+    if kind == "hnerv":
+        return start
 
     def total(config: HNeRVConfig) -> int:
         with torch.device("meta"):  # counts without allocating weights
@@ -405,7 +419,6 @@ def decode_seconds(decode, *inputs: torch.Tensor, repeats: int = 10) -> float:
 # to show how much such timings wobble, HNeRV is timed a second time at the end.
 
 # %%
-from nerv_lessons.hnerv import hnerv_size
 from nerv_lessons.nerv import NeRV, nerv_for_scale, parameters_of
 from nerv_lessons.scales import SCALES
 
@@ -469,10 +482,6 @@ with torch.device("meta"):
             f"at 1.5M, 640x1280: {names[kind]} has c2 = {config.fc_dim}, "
             f"{representation_size(model, 132) / 1e6:.4f}M, {big[kind] / 1e9:.1f} GMACs/frame"
         )
-    paper_c2 = hnerv_budget(1.5, 132, 640, 1280)  # lesson 04's quadratic: the paper's c2
-    print(
-        f"(hnerv_budget's c2 = {paper_c2.fc_dim} would give {hnerv_size(paper_c2, 132) / 1e6:.4f}M)"
-    )
 print(
     f"at 1.5M, 640x1280: res. blocks / HNeRV = {big['resblocks'] / big['hnerv']:.2f}x MACs "
     f"per frame; HNeRV / NeRV = {big['hnerv'] / big['nerv']:.2f}x, "
@@ -492,23 +501,24 @@ print("paper 004 (ReadySetGo, RTX 3090): Res-NeRV / NeRV = 3.01x GMACs, 1.26x de
 # connection costs one bicubic upsampling and an addition per frame (included in its time)
 # and its low-res frames' share of the budget.
 #
-# Steps of c2 are coarse (at 1.5M one step moves HNeRV by several percent), and lesson 04's
-# `hnerv_budget` solves a quadratic without the widths' rounding and floor, so its c2 can land
-# just over the budget; `residual_budget` then takes the next c2 down, and the 1.5M models
-# above land a little under 1.5M (their sizes are printed).
+# Steps of c2 are coarse (at 1.5M one step moves HNeRV by several percent). Plain HNeRV keeps
+# the paper's c2 (68 at 1.5M), which the reference's quadratic lands a little over the budget
+# (1.5052M); the variants take the widest c2 that fits, so they land a little under (their
+# sizes are printed).
 #
 # ## Training the three at equal size
 #
-# Same recipe as lesson 04 (HNeRV's: Adam (0.9, 0.999), L2, warm-up 0.1, the scale's batch,
-# epochs and lr: 5e-3 at the quick scale, where 1e-3 barely trains in ~160 steps, 1e-3
-# above). Every model takes the frames as input (`frames_in`).
+# Same recipe as lesson 04, HNeRV's (`TrainConfig.hnerv`: Adam (0.9, 0.999), L2, warm-up
+# 0.1, batch 2, lr 1e-3, which the quick scale multiplies by 5 for its ~160 steps); the
+# reference code of paper 000 trains both of its models with HNeRV's recipe too (lr 0.00099).
+# Every model takes the frames as input (`frames_in`).
 
 # %%
 from nerv_lessons.hnerv import frames_in
 from nerv_lessons.metrics import ms_ssim
 from nerv_lessons.train import TrainConfig, evaluate, train
 
-recipe = TrainConfig.for_scale(scale, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False)
+recipe = TrainConfig.hnerv(scale, progress=False)
 models, results = {}, {}
 start = time.perf_counter()
 for kind, config in configs.items():

@@ -40,7 +40,9 @@ if "google.colab" in sys.modules:
 # %%
 # %config InlineBackend.figure_formats = ["jpeg"]
 import copy
+import math
 import time
+from dataclasses import replace
 
 import matplotlib.pyplot as plt
 import torch
@@ -60,21 +62,22 @@ print(f"clip: {frames} frames of {height}x{width}")
 # %% [markdown]
 # ## A model to compress
 #
-# We train one HNeRV at the scale's budget with the paper's recipe (Adam betas 0.9/0.999, L2,
-# warm-up 0.1, batch as the scale). At quick scale the paper's lr 1e-3 reaches only about
-# 19 dB in 40 epochs; lr 5e-3 trains further, so the quick scale's lr (`scale.lr`) is 5e-3
-# (larger scales keep 1e-3). Quick scale runs the code; it does not reproduce the paper's PSNR.
+# We train one HNeRV at the scale's budget with the paper's recipe (`TrainConfig.hnerv`: Adam
+# betas 0.9/0.999, L2, warm-up 0.1, batch 2, lr 1e-3). A quick run is ~160 steps, where the
+# paper's lr barely trains, so the quick scale multiplies it by 5 and takes 4 frames per step
+# (larger scales keep the recipe). Quick scale runs the code; it does not reproduce the
+# paper's PSNR.
 
 # %%
-recipe = dict(loss="l2", betas=(0.9, 0.999), warmup=0.1, progress=False)
+recipe = TrainConfig.hnerv(scale, progress=False)
 hnerv_config = hnerv_budget(scale.model_params, frames, height, width)
 model = HNeRV(hnerv_config).to(device)
-history = train(model, video, TrainConfig.for_scale(scale, **recipe), model_input=frames_in)
+history = train(model, video, recipe, model_input=frames_in)
 embeddings = embed_frames(model, video)  # (T, d, 2, 4): with the decoder, all the file keeps
 base_psnr = evaluate(model, video, frames_in)["psnr"].mean().item()
 print(
     f"HNeRV c2={hnerv_config.fc_dim}: {hnerv_size(hnerv_config, frames) / 1e6:.4f}M numbers "
-    f"(embeddings + decoder), {scale.epochs} epochs at lr {scale.lr:g}: {base_psnr:.2f} dB "
+    f"(embeddings + decoder), {scale.epochs} epochs at lr {recipe.lr:g}: {base_psnr:.2f} dB "
     f"in {history['seconds'][-1]:.1f} s"
 )
 
@@ -85,9 +88,12 @@ print(
 # sets the smallest fraction to zero, with one threshold across all layers. We name that
 # fraction `sparsity`: the fraction set to zero. (NeRV's code calls its knob `prune_ratio` and
 # means the fraction *kept*; its issue #17 is about the confusion.) For HNeRV only the decoder
-# is pruned, since the encoder is not stored. `torch.nn.utils.prune` keeps a mask that it
-# re-applies in every forward pass, so the course's unchanged `train` fine-tunes the surviving
-# weights while the zeros stay zero; `make_permanent` then folds the mask into the weights.
+# is pruned, since the encoder is not stored. Two choices of ours: NeRV's code prunes only its
+# stem's linear layers and its blocks' convs, where we also prune the head (a few hundred
+# weights); HNeRV's code has no pruning at all, and the paper's Table 16 is what we follow.
+# `torch.nn.utils.prune` keeps a mask that it re-applies in every forward pass, so the
+# course's unchanged `train` fine-tunes the surviving weights while the zeros stay zero;
+# `make_permanent` then folds the mask into the weights.
 
 # %%
 #| export compress
@@ -154,9 +160,7 @@ def sparsity_of(module: nn.Module) -> float:
 
 # %%
 sparsities = [0.0, 0.1, 0.25, 0.5]
-finetune = TrainConfig.for_scale(
-    scale, **(recipe | dict(epochs=max(2, scale.epochs // 10), lr=scale.lr / 10))
-)
+finetune = replace(recipe, epochs=max(2, scale.epochs // 10), lr=recipe.lr / 10)
 pruned = {}
 for sparsity in sparsities:
     candidate = copy.deepcopy(model)
@@ -211,18 +215,24 @@ for sparsity in (0.1, 0.25):
 #     scale = (max - min) / (2^b - 1),   q = round((x - min) / scale),   x' = min + q * scale
 #
 # Rounding moves each number by at most half a step, so |x - x'| <= scale / 2. One min/scale
-# pair can serve the whole tensor (per-tensor) or each slice along an axis (per-channel: a
-# smaller range per slice, so a smaller step, for 8 more bytes per slice). HNeRV's code tries
-# both and keeps whichever has the lower error; `quantize_best` does that, trying per-tensor
-# and each axis of tensors with two or more dimensions. (NeRV's code divides by 2^b instead.)
+# pair can serve the whole tensor (per-tensor), or the min and max can be taken *along* one
+# axis, giving one pair for every position of the other dimensions (a smaller range each, so a
+# smaller step). HNeRV's code (`quant_tensor`) tries per-tensor and each axis whose pairs
+# number under 2 % of the tensor, rounds those pairs to float16, and keeps the candidate with
+# the lowest mean error; `quantize_best` does the same. A 850 x 41 x 1 x 1 conv weight thus
+# gets at most 41 pairs (the min along axis 0), never 850. The float16 rounding can move a
+# min or scale by a hair, so a few numbers may land just past half a step (the clamp to the
+# grid catches them), as in the reference. (NeRV's code divides by 2^b instead.)
 
 
 # %%
 #| export compress
 @dataclass
 class Quantized:
-    """A tensor on a b-bit grid: x ~ minimum + symbols * scale. minimum and scale are float32,
-    one value (axis None) or one per slice along `axis`, shaped to broadcast against symbols."""
+    """A tensor on a b-bit grid: x ~ minimum + symbols * scale. axis None: one float32 min
+    and scale for the whole tensor; axis a: the min and max taken along axis a, one pair per
+    position of the other dimensions (float16 values, as HNeRV's code stores them), shaped
+    to broadcast against symbols (size 1 along a)."""
 
     symbols: torch.Tensor  # int64 in [0, 2^bits - 1], the tensor's shape
     minimum: torch.Tensor
@@ -235,10 +245,18 @@ class Quantized:
         # on another layout may round differently (decode must be bit-exact)
         return (self.minimum + self.symbols.float() * self.scale).contiguous()
 
+    def statistics(self) -> int:
+        """How many min/scale numbers this tensor stores beside its symbols."""
+        return self.minimum.numel() + self.scale.numel()
+
+
+FLOAT16_MAX = 65504.0  # the largest float16: larger statistics cannot be stored as float16
+
 
 def quantize(x: torch.Tensor, bits: int, axis: int | None = None) -> Quantized:
-    """x on a grid of 2^bits - 1 steps from its min to its max (per tensor, or per slice
-    along `axis`). |x - dequantize| <= scale / 2 for every element."""
+    """x on a grid of 2^bits - 1 steps from its min to its max: over the whole tensor (axis
+    None) or along `axis` (one min/scale per position of the other dimensions, rounded to
+    float16). |x - dequantize| <= scale / 2, up to that float16 rounding of min and scale."""
     if not 1 <= bits <= 16:
         raise ValueError(f"bits must be between 1 and 16, got {bits}")
     if x.numel() == 0 or not x.is_floating_point():
@@ -249,28 +267,39 @@ def quantize(x: torch.Tensor, bits: int, axis: int | None = None) -> Quantized:
     else:
         if not 0 <= axis < x.ndim:
             raise ValueError(f"axis {axis} is out of range for a tensor of shape {tuple(x.shape)}")
-        others = [d for d in range(x.ndim) if d != axis]
-        low, high = x.amin(others, keepdim=True), x.amax(others, keepdim=True)
+        if x.abs().max() > FLOAT16_MAX / 2:  # the range max - min must fit float16 too
+            raise ValueError(
+                f"values up to {x.abs().max():.4g} do not fit float16 statistics: use axis=None"
+            )
+        low, high = x.amin(axis, keepdim=True), x.amax(axis, keepdim=True)
     levels = 2**bits - 1
     scale = (high - low) / levels
+    if axis is not None:  # HNeRV's code rounds per-axis statistics to float16 first
+        low, scale = low.half().float(), scale.half().float()
     scale = torch.where(scale > 0, scale, torch.ones_like(scale))  # constant slice: all q = 0
-    # The clamp only catches float rounding at the top end ((max - min) / scale = levels + eps).
+    # The clamp catches float rounding at the ends: (max - min) / scale = levels + eps, and a
+    # float16 min a hair above the true one.
     symbols = torch.round((x - low) / scale).clamp(0, levels).long()
     return Quantized(symbols, low.contiguous(), scale.contiguous(), bits, axis)
 
 
 def quantize_best(x: torch.Tensor, bits: int) -> Quantized:
-    """HNeRV's choice: per-tensor or per-slice along one axis, whichever has the lowest mean
-    |x - dequantize(x)|. 1-D tensors (biases) stay per-tensor: one scale per number is no code."""
-    axes = [None, *range(x.ndim)] if x.ndim >= 2 else [None]
-    candidates = [quantize(x, bits, axis) for axis in axes]
+    """HNeRV's choice (its code's quant_tensor): per tensor, or along one axis, among the axes
+    whose min/scale pairs number under 2 % of the tensor (axes longer than 50); the lowest
+    mean |x - dequantize(x)| wins, per-tensor on a tie."""
+    fits = x.detach().abs().max() <= FLOAT16_MAX / 2
+    axes = [
+        axis for axis in range(x.ndim) if fits and x.numel() // x.shape[axis] < 0.02 * x.numel()
+    ]
+    candidates = [quantize(x, bits, axis) for axis in [None, *axes]]
     x = x.detach().float().cpu()
     return min(candidates, key=lambda q: (x - q.dequantize()).abs().mean().item())
 
 
 # %% [markdown]
 # The bound, checked on every tensor of the trained decoder and on the embeddings, at 8 and
-# 4 bits: the largest error divided by half a step must not exceed 1.
+# 4 bits: the largest error divided by half a step is at most 1, plus what float16's
+# rounding of a min or scale adds (a few parts in a thousand).
 
 # %%
 tensors = dict(model.decoder.state_dict()) | {"embeddings": embeddings}
@@ -280,9 +309,7 @@ for bits in (8, 4):
         q = quantize_best(x, bits)
         error = (x.detach().cpu().float() - q.dequantize()).abs()
         worst = max(worst, (error / (q.scale / 2)).max().item())
-    print(
-        f"{bits} bits: max |x - x'| / (scale / 2) over {len(tensors)} tensors = {worst:.4f} (<= 1)"
-    )
+    print(f"{bits} bits: max |x - x'| / (scale / 2) over {len(tensors)} tensors = {worst:.4f}")
 
 stem = model.decoder.stem[0].weight.detach().cpu()
 q4 = quantize_best(stem, 4)
@@ -380,18 +407,20 @@ for sparsity in (0.0, 0.1, 0.25):
 #
 # The file is a fixed prelude (magic, format version, header and payload lengths), a JSON
 # header (model kind and config, frame count and size, each tensor's shape, bits and axis, the
-# Huffman code lengths), a binary payload (float32 min/scale values, then the Huffman-coded
-# symbols) and a CRC32 of all of it. No pickle: nothing in the file runs code. Decoding
-# checks, in order, that the file is long enough, the magic, the version, the lengths and the
-# checksum, and says which failed; a damaged file never decodes to garbage silently.
+# Huffman code lengths), a binary payload (the min/scale values, float32 for a per-tensor pair
+# and float16 for per-axis ones, then the Huffman-coded symbols) and a CRC32 of all of it.
+# No pickle: nothing in the file runs code. Decoding checks, in order, that the file is
+# long enough, the magic, the version, the lengths and the checksum, and says which failed;
+# a damaged file never decodes to garbage silently.
 #
-# What is stored depends on the model kind, a registry entry: NeRV keeps the whole network
-# and decodes frame times i / (T - 1) from the stored frame count; HNeRV keeps its decoder
+# What is stored depends on the model kind, a registry entry: NeRV (lesson 03's, and lesson
+# 04's NeRV of HNeRV's tables) keeps the whole network and decodes frame times i / (T - 1)
+# from the stored frame count; HNeRV keeps its decoder
 # and the embeddings, never the encoder. Lesson 06's HNeRV with residual blocks
 # (`res_hnerv`) and lesson 07's two-stream model (its three decoders and the HF embeddings)
-# are registered too; other kinds are added with `register_kind`. RC-HNeRV is not: its
-# low-resolution frames are a second per-frame tensor that this layout has no place for, so
-# `encode` refuses it with a message.
+# are registered too, and so is lesson 06's RC-HNeRV: its decoder, its embeddings and its
+# 8-bit low-resolution frames (a second per-frame tensor, stored exactly as 8-bit symbols), so
+# its bpp is the length of its file. Other kinds are added with `register_kind`.
 #
 # The file keeps the config, not the code, so `encode` first rebuilds the stored part from
 # the config (on PyTorch's "meta" device: shapes only, no memory) and refuses a model whose
@@ -433,9 +462,9 @@ from nerv_lessons.compress import (
     huffman_lengths,
     quantize_best,
 )
-from nerv_lessons.hnerv import Decoder, HNeRV, HNeRVConfig
+from nerv_lessons.hnerv import BaselineNeRV, BaselineNeRVConfig, Decoder, HNeRV, HNeRVConfig
 from nerv_lessons.nerv import NeRV, NeRVConfig
-from nerv_lessons.residual import res_hnerv
+from nerv_lessons.residual import LOWRES_BITS, RCHNeRV, res_hnerv, upsize
 from nerv_lessons.two_stream import TwoStream, TwoStreamConfig
 
 
@@ -447,8 +476,10 @@ class ModelKind:
     config_class: type  # its config dataclass: the header stores asdict(config)
     stored: Callable[[nn.Module], nn.Module]  # model -> the part the file keeps
     build: Callable  # config -> an empty stored part, for decode
-    render: Callable  # (stored part, embeddings or None, frame indices, T) -> frames
-    uses_embeddings: bool  # True: the file also keeps per-frame embeddings
+    render: Callable  # (stored part, per-frame tensors, frame indices, T) -> frames
+    # What the file keeps per frame besides the network: () for NeRV, ("embeddings",) for
+    # HNeRV; render gets that one tensor, or a tuple of them when there are several.
+    per_frame: tuple[str, ...]
     load_config: Callable | None = None  # header dict -> config (None: config_class(**dict))
     frame_size: Callable = lambda config: (config.height, config.width)
 
@@ -489,6 +520,17 @@ def _two_stream_render(parts, embeddings, indices, frames):
     return TwoStream.streams(parts, embeddings[indices], times)["frame"]  # parts: same names
 
 
+def _rc_parts(config: HNeRVConfig, decoder: nn.Module | None = None) -> StoredParts:
+    return StoredParts(config, decoder=decoder if decoder is not None else Decoder(config))
+
+
+def _rc_render(parts, per_frame, indices, frames):
+    embeddings, lowres = per_frame  # as RCHNeRV.decode: bicubic base + tanh residual
+    config = parts.config
+    base = upsize(lowres[indices], config.height, config.width)
+    return base + torch.tanh(parts.decoder.raw(embeddings[indices]))
+
+
 def _two_stream_config(values: dict) -> TwoStreamConfig:
     values = dict(values)
     hf = HNeRVConfig(**values.pop("hf"))
@@ -498,9 +540,13 @@ def _two_stream_config(values: dict) -> TwoStreamConfig:
 
 
 MODEL_KINDS: dict[str, ModelKind] = {
-    "nerv": ModelKind(NeRV, NeRVConfig, lambda model: model, NeRV, _nerv_render, False),
+    "nerv": ModelKind(NeRV, NeRVConfig, lambda model: model, NeRV, _nerv_render, ()),
+    # Lesson 04's NeRV of HNeRV's tables: the whole network too, from the same frame times.
+    "baseline_nerv": ModelKind(
+        BaselineNeRV, BaselineNeRVConfig, lambda model: model, BaselineNeRV, _nerv_render, ()
+    ),
     "hnerv": ModelKind(
-        HNeRV, HNeRVConfig, lambda model: model.decoder, Decoder, _hnerv_render, True
+        HNeRV, HNeRVConfig, lambda model: model.decoder, Decoder, _hnerv_render, ("embeddings",)
     ),
     # Lesson 06's HNeRV with residual decoder blocks: still an HNeRV, told apart by its weights.
     "res_hnerv": ModelKind(
@@ -509,7 +555,16 @@ MODEL_KINDS: dict[str, ModelKind] = {
         lambda model: model.decoder,
         lambda config: res_hnerv(config).decoder,
         _hnerv_render,
-        True,
+        ("embeddings",),
+    ),
+    # Lesson 06's RC-HNeRV: the decoder, and per frame its embedding and 8-bit low-res frame.
+    "rc_hnerv": ModelKind(
+        RCHNeRV,
+        HNeRVConfig,
+        lambda model: _rc_parts(model.config, model.decoder),
+        _rc_parts,
+        _rc_render,
+        ("embeddings", "lowres"),
     ),
     # Lesson 07's two streams: the HF decoder, both LF decoders and the HF embeddings.
     "two_stream": ModelKind(
@@ -518,7 +573,7 @@ MODEL_KINDS: dict[str, ModelKind] = {
         _two_stream_parts,
         lambda config: _two_stream_parts(TwoStream(config)),
         _two_stream_render,
-        True,
+        ("embeddings",),
         load_config=_two_stream_config,
         frame_size=lambda config: (config.hf.height, config.hf.width),
     ),
@@ -579,50 +634,77 @@ def kind_of(model: nn.Module) -> str:
     )
 
 
+def _per_frame(kind: ModelKind, model, embeddings) -> tuple[torch.Tensor, ...]:
+    """The per-frame tensors as a tuple in kind.per_frame's order: `embeddings` is None (a
+    kind that keeps none), one tensor, or a tuple such as RCHNeRV.encode's (embedding, lowres)."""
+    given = () if embeddings is None else embeddings
+    given = tuple(given) if isinstance(given, tuple | list) else (given,)
+    if len(given) != len(kind.per_frame):
+        names = " and ".join(kind.per_frame) or "nothing (embeddings=None)"
+        raise ValueError(
+            f"{type(model).__name__} keeps {names} per frame, got {len(given)} tensor(s): "
+            + ("pass embeddings=None" if not kind.per_frame else "encode(model, embeddings)")
+        )
+    if any(len(x) != len(given[0]) for x in given):
+        raise ValueError(f"the per-frame tensors differ in length: {[len(x) for x in given]}")
+    return given
+
+
 def _check_inputs(kind: ModelKind, model, embeddings, frames) -> int:
-    """The frame count, after checking the embeddings (or their absence) fit the kind."""
-    if not kind.uses_embeddings:
-        if embeddings is not None:
-            raise ValueError(f"{type(model).__name__} takes no embeddings: pass embeddings=None")
+    """The frame count, after checking the per-frame tensors (or their absence) fit the kind."""
+    given = _per_frame(kind, model, embeddings)
+    if not given:
         if frames is None or frames < 1:
             raise ValueError(
                 f"{type(model).__name__} stores no embeddings, so the file needs the frame "
                 f"count: pass frames=T (got {frames})"
             )
         return int(frames)
-    if embeddings is None:
-        raise ValueError(f"{type(model).__name__} needs its embeddings: encode(model, embeddings)")
-    if frames is not None and frames != len(embeddings):
-        raise ValueError(f"frames={frames} but there are {len(embeddings)} embeddings")
-    return len(embeddings)
+    if frames is not None and frames != len(given[0]):
+        raise ValueError(f"frames={frames} but there are {len(given[0])} embeddings")
+    return len(given[0])
+
+
+def eight_bit(pixels: torch.Tensor) -> Quantized:
+    """Pixels already on the 8-bit grid (RC-HNeRV's low-resolution frames) as symbols
+    round(255 x), stored exactly: min 0, scale 1/255."""
+    levels = 2**LOWRES_BITS - 1
+    symbols = torch.round(pixels.detach().float().cpu() * levels).clamp(0, levels).long()
+    ones = [1] * pixels.ndim
+    return Quantized(symbols, torch.zeros(ones), torch.full(ones, 1 / levels), LOWRES_BITS, None)
 
 
 def quantize_model(
     model: nn.Module, embeddings=None, weight_bits: int = 8, embed_bits: int = 6
 ) -> dict[str, Quantized]:
-    """Every tensor the file keeps, quantized: the stored part's state_dict, plus
-    "embeddings" when the kind uses them. Prune masks must be made permanent first."""
-    state = MODEL_KINDS[kind_of(model)].stored(model).state_dict()  # kind_of checks masks
-    parts = {name: quantize_best(x, weight_bits) for name, x in state.items()}
-    if embeddings is not None:
-        parts["embeddings"] = quantize_best(embeddings, embed_bits)
+    """Every tensor the file keeps, quantized: the stored part's state_dict, plus the kind's
+    per-frame tensors ("embeddings" at embed_bits, RC-HNeRV's "lowres" exactly at 8 bits).
+    Prune masks must be made permanent first."""
+    kind = MODEL_KINDS[kind_of(model)]  # kind_of checks masks
+    parts = {
+        name: quantize_best(x, weight_bits) for name, x in kind.stored(model).state_dict().items()
+    }
+    for name, x in zip(kind.per_frame, _per_frame(kind, model, embeddings)):
+        parts[name] = eight_bit(x) if name == "lowres" else quantize_best(x, embed_bits)
     return parts
 
 
 def _load(kind: ModelKind, config, parts: dict[str, Quantized], device="cpu"):
-    """The stored part rebuilt from config with the dequantized weights, and the embeddings,
-    on `device` (dequantized on the CPU first, so every device starts from the same numbers)."""
+    """The stored part rebuilt from config with the dequantized weights, and the per-frame
+    tensors (None, one tensor, or a tuple), on `device` (dequantized on the CPU first, so
+    every device starts from the same numbers)."""
     network = kind.build(config)
-    weights = {name: q.dequantize() for name, q in parts.items() if name != "embeddings"}
+    weights = {n: q.dequantize() for n, q in parts.items() if n not in kind.per_frame}
     network.load_state_dict(weights)
-    embeddings = parts["embeddings"].dequantize().to(device) if "embeddings" in parts else None
-    return network.to(device).eval(), embeddings
+    per_frame = tuple(parts[name].dequantize().to(device) for name in kind.per_frame)
+    return network.to(device).eval(), (per_frame[0] if len(per_frame) == 1 else per_frame or None)
 
 
 @torch.no_grad()
 def render(kind: ModelKind, network, embeddings, frames: int, chunk: int = 8) -> torch.Tensor:
     """All T frames the stored part draws, T x 3 x H x W float32 in [0, 1]. Clamped as
-    `train.reconstruct` does: the two-stream frame hf + lf can leave [0, 1]."""
+    `train.reconstruct` does: the two-stream and RC-HNeRV sums can leave [0, 1] (the
+    reference code scores them unclamped; a stored frame is 8-bit, so we clamp)."""
     network.eval()
     indices = torch.arange(frames, device=next(network.parameters()).device)
     parts = [kind.render(network, embeddings, part, frames) for part in indices.split(chunk)]
@@ -650,7 +732,9 @@ def quantized_frames(
 # %%
 #| export bitstream
 MAGIC = b"NeRVLsn\x00"  # 8 bytes that say "this is a nerv_lessons file"
-VERSION = 1  # raise when the layout changes; decoders refuse newer files
+# Raise when the layout changes; decoders refuse other versions. 2: per-axis statistics
+# reduce along the axis and are float16, as HNeRV's code (version 1 kept one axis, float32).
+VERSION = 2
 PRELUDE = struct.Struct("<8sHIQ")  # magic, version, header bytes, payload bytes
 CHECKSUM = struct.Struct("<I")  # CRC32 of everything before it
 
@@ -659,19 +743,30 @@ class BitstreamError(ValueError):
     """The file is not a valid nerv_lessons bitstream (truncated, corrupt, wrong magic...)."""
 
 
+def _stats_dtype(axis: int | None) -> str:
+    """How a tensor's min/scale values are stored: float32 per tensor, float16 per axis."""
+    return "<f4" if axis is None else "<f2"
+
+
 def encode(
     model: nn.Module, embeddings=None, frames: int | None = None, weight_bits=8, embed_bits=6
 ) -> bytes:
-    """The file for this model: NeRV needs frames=T; HNeRV needs its (T, d, h, w) embeddings.
-    Refuses (ValueError) a model that its stored config would not rebuild: see kind_of."""
+    """The file for this model: NeRV needs frames=T; HNeRV needs its (T, d, h, w) embeddings;
+    RC-HNeRV the pair its encode gives, (embeddings, lowres). Refuses (ValueError) a model
+    that its stored config would not rebuild: see kind_of."""
     name = kind_of(model)
     kind = MODEL_KINDS[name]
     frames = _check_inputs(kind, model, embeddings, frames)
     parts = quantize_model(model, embeddings, weight_bits, embed_bits)
     symbols = [s for q in parts.values() for s in q.symbols.flatten().tolist()]
     lengths = huffman_lengths(symbols)
-    stats = [t for q in parts.values() for t in (q.minimum.flatten(), q.scale.flatten())]
-    stats_bytes = torch.cat(stats).numpy().astype("<f4").tobytes()
+    stats_bytes = b"".join(
+        torch.cat([q.minimum.flatten(), q.scale.flatten()])
+        .numpy()
+        .astype(_stats_dtype(q.axis))
+        .tobytes()
+        for q in parts.values()
+    )
     payload = stats_bytes + huffman_encode(symbols, lengths)
     height, width = kind.frame_size(model.config)
     header = {
@@ -706,8 +801,11 @@ def read_header(data: bytes) -> tuple[dict, bytes]:
             f"file format version {version} is newer than this decoder's ({VERSION}): "
             "update nerv_lessons to read it"
         )
-    if version < 1:
-        raise BitstreamError(f"invalid file format version {version}")
+    if version < VERSION:
+        raise BitstreamError(
+            f"file format version {version} is older than this decoder's ({VERSION}), whose "
+            "quantization statistics are laid out differently: encode the model again"
+        )
     expected = PRELUDE.size + header_size + payload_size + CHECKSUM.size
     if len(data) < expected:
         raise BitstreamError(f"truncated: the file says {expected} bytes, it has {len(data)}")
@@ -720,9 +818,9 @@ def read_header(data: bytes) -> tuple[dict, bytes]:
     return header, bytes(body[PRELUDE.size + header_size :])
 
 
-def decode_model(data: bytes, device="cpu") -> tuple[str, nn.Module, torch.Tensor | None, int]:
-    """(kind name, stored part with dequantized weights, embeddings or None, frame count),
-    the network and embeddings on `device`."""
+def decode_model(data: bytes, device="cpu") -> tuple[str, nn.Module, object, int]:
+    """(kind name, stored part with dequantized weights, per-frame tensors (None, the
+    embeddings, or RC-HNeRV's (embeddings, lowres)), frame count), all on `device`."""
     header, payload = read_header(data)
     if header["kind"] not in MODEL_KINDS:
         raise BitstreamError(
@@ -731,24 +829,23 @@ def decode_model(data: bytes, device="cpu") -> tuple[str, nn.Module, torch.Tenso
     kind = MODEL_KINDS[header["kind"]]
     config = kind.config_from(header["config"])
     lengths = {symbol: length for symbol, length in header["huffman_lengths"]}
-    stats = torch.from_numpy(np.frombuffer(payload[: header["stats_bytes"]], "<f4").copy())
-    symbols = torch.tensor(huffman_decode(payload[header["stats_bytes"] :], lengths))
-    parts, used_stats, used_symbols = {}, 0, 0
+    stats, symbols = payload[: header["stats_bytes"]], payload[header["stats_bytes"] :]
+    symbols = torch.tensor(huffman_decode(symbols, lengths))
+    parts, used_bytes, used_symbols = {}, 0, 0
     for entry in header["tensors"]:
         shape, axis = entry["shape"], entry["axis"]
         count = int(np.prod(shape))
-        stat_shape = (
-            [1] * len(shape)
-            if axis is None
-            else [1] * axis + [shape[axis]] + [1] * (len(shape) - axis - 1)
-        )
-        slices = int(np.prod(stat_shape))
-        minimum = stats[used_stats : used_stats + slices].reshape(stat_shape)
-        scale = stats[used_stats + slices : used_stats + 2 * slices].reshape(stat_shape)
+        stat_shape = [1] * len(shape) if axis is None else [*shape[:axis], 1, *shape[axis + 1 :]]
+        pairs, dtype = int(np.prod(stat_shape)), np.dtype(_stats_dtype(axis))
+        end = used_bytes + 2 * pairs * dtype.itemsize
+        values = torch.from_numpy(np.frombuffer(stats[used_bytes:end], dtype).astype("<f4"))
+        if len(values) != 2 * pairs:
+            raise BitstreamError("the header's tensor shapes do not match the payload")
+        minimum, scale = values[:pairs].reshape(stat_shape), values[pairs:].reshape(stat_shape)
         part = symbols[used_symbols : used_symbols + count].reshape(shape)
         parts[entry["name"]] = Quantized(part, minimum, scale, entry["bits"], axis)
-        used_stats, used_symbols = used_stats + 2 * slices, used_symbols + count
-    if used_symbols != len(symbols) or 4 * used_stats != header["stats_bytes"]:
+        used_bytes, used_symbols = end, used_symbols + count
+    if used_symbols != len(symbols) or used_bytes != header["stats_bytes"]:
         raise BitstreamError("the header's tensor shapes do not match the payload")
     network, embeddings = _load(kind, config, parts, device)
     return header["kind"], network, embeddings, header["frames"]
@@ -837,6 +934,29 @@ except ValueError as error:
     print(f"an HNeRV with a 5x5 head swapped in: ValueError: {error}")
 
 # %% [markdown]
+# Lesson 06's RC-HNeRV has a file of its own: decoder, embeddings and the 8-bit
+# low-resolution frames. Trained here at the same budget and recipe, so its bpp is measured
+# from its file, low-resolution frames included, beside the HNeRV file above.
+
+# %%
+from nerv_lessons.residual import RCHNeRV, lowres_bpp, representation_size, residual_budget
+
+torch.manual_seed(0)
+rc_model = RCHNeRV(residual_budget("lowres", scale.model_params, frames, height, width))
+train(rc_model.to(device), video, recipe, model_input=frames_in)
+with torch.no_grad():
+    rc_stored = tuple(part.cpu() for part in rc_model.cpu().encode(video.cpu()))
+rc_file = encode(rc_model, rc_stored)
+rc_decoded = decode(rc_file, device)
+rc_exact = torch.equal(rc_decoded, quantized_frames(rc_model, rc_stored, device=device))
+print(
+    f"rc_hnerv: {representation_size(rc_model, frames) / 1e6:.4f}M numbers, {len(rc_file)} "
+    f"bytes -> {bits_per_pixel(len(rc_file), frames, height, width):.4f} bpp "
+    f"(the low-res frames' 8 bits alone: {lowres_bpp(height, width):.4f} bpp), "
+    f"{psnr(rc_decoded, video).mean().item():.2f} dB, bit-exact {rc_exact}"
+)
+
+# %% [markdown]
 # ### Quality against bits, from real files
 #
 # Each point is an encoded file: its PSNR from the decoded frames, its bpp from its length.
@@ -892,7 +1012,7 @@ for bits in (4, 6, 8):
         "embeddings": parts["embeddings"].symbols.flatten().tolist(),
     }
     coded = {who: sum(lengths[s] for s in part) / 8 for who, part in owners.items()}
-    stats = 4 * sum(2 * q.minimum.numel() for q in parts.values())
+    stats = sum((4 if q.axis is None else 2) * q.statistics() for q in parts.values())
     print(
         f"embeddings at {bits} bits: weights {coded['weights']:.0f} B, embeddings "
         f"{coded['embeddings']:.0f} B, min/scale {stats} B, {len(lengths)} table entries"
@@ -908,9 +1028,10 @@ for bits in (4, 6, 8):
 # ### Our bits against the papers' bits
 #
 # HNeRV's code computes bpp as the Huffman bits of all symbols plus 16 bits per stored
-# min/scale value, over T * H * W: it counts no header and no Huffman table, and keeps
-# min/scale in 16 bits where we keep 32. Our bpp is the file's length. The two differ most
-# at small scales, where the header is a large share of a small file.
+# min/scale value, over T * H * W: it counts no header and no Huffman table, and counts
+# every min/scale as 16 bits (its per-axis ones are float16, as ours; we keep a per-tensor
+# pair in 32). Our bpp is the file's length. The two differ most at small scales, where the
+# header is a large share of a small file.
 
 # %% [markdown]
 # ### Exercise: bpp the papers' way
@@ -929,7 +1050,7 @@ def paper_bpp(data, model, embeddings, weight_bits=8, embed_bits=6):
     parts = quantize_model(model, embeddings, weight_bits, embed_bits)
     symbols = [s for q in parts.values() for s in q.symbols.flatten().tolist()]
     lengths = {symbol: length for symbol, length in header["huffman_lengths"]}
-    stat_values = sum(2 * q.minimum.numel() for q in parts.values())
+    stat_values = sum(q.statistics() for q in parts.values())
     bits = huffman_bits(symbols, lengths) + 16 * stat_values
     return bits / (header["frames"] * header["height"] * header["width"])
     ### END SOLUTION
@@ -939,7 +1060,11 @@ def paper_bpp(data, model, embeddings, weight_bits=8, embed_bits=6):
 # Check: says right or wrong, and why.
 header, payload = read_header(data)
 coded_bits = 8 * (len(payload) - header["stats_bytes"])  # the Huffman payload, padded to bytes
-expected = (coded_bits + 16 * header["stats_bytes"] // 4) / (frames * height * width)
+stat_values = sum(
+    2 * (1 if e["axis"] is None else math.prod(e["shape"]) // e["shape"][e["axis"]])
+    for e in header["tensors"]
+)
+expected = (coded_bits + 16 * stat_values) / (frames * height * width)
 got = paper_bpp(data, chosen, chosen_embeddings)
 # The coded payload is padded to whole bytes after the end marker: allow two bytes of slack.
 if abs(got - expected) * frames * height * width > 16:
@@ -950,7 +1075,7 @@ if abs(got - expected) * frames * height * width > 16:
 print(
     f"Right: the papers' accounting gives {got:.4f} bpp, the whole file {file_bpp:.4f} bpp "
     f"({1 - got / file_bpp:.0%} of the file is the header with its table, the extra 16 bits "
-    "of each min/scale value, the checksum and padding)"
+    "of each per-tensor min/scale, the checksum and padding)"
 )
 
 # %%
@@ -958,7 +1083,7 @@ header, payload = read_header(data)
 huffman_bytes = len(payload) - header["stats_bytes"]
 layout = {
     "prelude + JSON header (config, shapes, code lengths)": len(data) - len(payload) - 4,
-    "min/scale values (float32)": header["stats_bytes"],
+    "min/scale values (float32 per tensor, float16 per axis)": header["stats_bytes"],
     "Huffman-coded symbols": huffman_bytes,
     "CRC32": 4,
 }
@@ -1294,16 +1419,17 @@ def bd_rate(anchor_rates, anchor_quality, test_rates, test_quality) -> float:
 
 
 # %% [markdown]
-# HNeRV and NeRV at four sizes each, trained with the same recipe (HNeRV's code trains its NeRV
-# baseline so), written to files with 8-bit weights and 6-bit embeddings (no pruning, as the
-# HNeRV code), then decoded and measured. Each point's bpp is its file's length.
+# HNeRV and NeRV (lesson 04's `BaselineNeRV`, the NeRV of HNeRV's tables) at four sizes each,
+# trained with the same recipe (HNeRV's code trains its NeRV baseline so), written to files
+# with 8-bit weights and 6-bit embeddings (no pruning, as the HNeRV code), then decoded and
+# measured. Each point's bpp is its file's length.
 
 # %%
 import numpy as np
 
 from nerv_lessons.codecs import bd_rate
 from nerv_lessons.metrics import ms_ssim_window
-from nerv_lessons.nerv import NeRV, nerv_for_scale
+from nerv_lessons.hnerv import BaselineNeRV, baseline_nerv_budget
 from nerv_lessons.train import frame_times
 
 
@@ -1328,9 +1454,7 @@ for factor in factors:
     torch.manual_seed(factors.index(factor))  # each model's start depends on no earlier cell
     net = model if factor == 1.0 else HNeRV(config).to(device)
     if factor != 1.0:
-        train_seconds += train(net, video, TrainConfig.for_scale(scale, **recipe), frames_in)[
-            "seconds"
-        ][-1]
+        train_seconds += train(net, video, recipe, frames_in)["seconds"][-1]
     net = net.cpu()
     net_embeddings = embed_frames(net, clip)
     if factor == 1.0:
@@ -1338,10 +1462,8 @@ for factor in factors:
     blob = encode(net, net_embeddings, weight_bits=8, embed_bits=6)
     inr_curves["HNeRV"].append(file_point(blob, budget))
     torch.manual_seed(factors.index(factor))
-    nerv = NeRV(nerv_for_scale(scale, budget=budget)).to(device)
-    train_seconds += train(nerv, video, TrainConfig.for_scale(scale, **recipe), frame_times)[
-        "seconds"
-    ][-1]
+    nerv = BaselineNeRV(baseline_nerv_budget(budget, height, width)).to(device)
+    train_seconds += train(nerv, video, recipe, frame_times)["seconds"][-1]
     nerv_models[factor] = nerv.cpu()
     blob = encode(nerv_models[factor], frames=frames, weight_bits=8)
     inr_curves["NeRV"].append(file_point(blob, budget))

@@ -346,12 +346,13 @@ def inpainting_scores(
 # masked HNeRV training went NaN at lr 1e-3 (HNeRV's usual lr) on some DAVIS videos, and
 # lowered it for those (7.5e-4 down to 1e-4); the HNeRV paper does not give Table 7's lr.
 #
-# As a precaution we train at half the scale's lr (`scale.lr / 2`): 5e-4 at the lesson and
-# paper scales, half the 1e-3 of lessons 04-08 and one of the maintainer's lower values, and
-# 2.5e-3 at the quick scale (half its 5e-3). It is our choice, not yet measured against 1e-3
-# at the larger scales (try it on a GPU: if it diverges, `train` stops within `log_every`
-# steps with a `RuntimeError` that names the epoch and suggests a lower lr). The runs below
-# finish, so their losses stayed finite; each prints its training PSNR.
+# As a precaution we train at half of HNeRV's recipe lr (`TrainConfig.hnerv(scale).lr / 2`):
+# 5e-4 at the lesson and paper scales, half the 1e-3 of lessons 04-08 and one of the
+# maintainer's lower values, and 2.5e-3 at the quick scale (half its 5e-3). It is our
+# choice, not yet measured against 1e-3 at the larger scales (try it on a GPU: if it
+# diverges, `train` stops within `log_every` steps with a `RuntimeError` that names the epoch
+# and suggests a lower lr). The runs below finish, so their losses stayed finite; each
+# prints its training PSNR.
 
 # %%
 from dataclasses import replace
@@ -359,9 +360,8 @@ from dataclasses import replace
 from nerv_lessons.hnerv import HNeRV, hnerv_budget
 from nerv_lessons.train import TrainConfig, reconstruct, train
 
-recipe = TrainConfig.for_scale(
-    scale, lr=scale.lr / 2, betas=(0.9, 0.999), loss="l2", warmup=0.1, progress=False
-)
+recipe = TrainConfig.hnerv(scale, progress=False)
+recipe = replace(recipe, lr=recipe.lr / 2)
 config = hnerv_budget(scale.model_params, scale.frames, scale.height, scale.width)
 print(recipe)
 print(f"HNeRV c2 {config.fc_dim}, strides {config.strides}, {scale.describe()}, {device}")

@@ -12,6 +12,7 @@ from nerv_lessons.bitstream import (
     MAGIC,
     MODEL_KINDS,
     PRELUDE,
+    VERSION,
     BitstreamError,
     ModelKind,
     decode,
@@ -145,11 +146,12 @@ def test_flipped_byte_is_refused(hnerv_file, where):
 def test_wrong_magic_and_newer_version_are_refused(hnerv_file):
     with pytest.raises(BitstreamError, match="magic"):
         decode(b"XXXXXXXX" + hnerv_file[8:])
-    body = bytearray(hnerv_file[:-4])
-    struct.pack_into("<H", body, 8, 2)  # version 2, with a valid checksum
-    newer = bytes(body) + struct.pack("<I", zlib.crc32(body))
-    with pytest.raises(BitstreamError, match="newer"):
-        decode(newer)
+    for version, word in [(VERSION + 1, "newer"), (VERSION - 1, "older.*encode the model again")]:
+        body = bytearray(hnerv_file[:-4])
+        struct.pack_into("<H", body, 8, version)  # another version, with a valid checksum
+        other = bytes(body) + struct.pack("<I", zlib.crc32(body))
+        with pytest.raises(BitstreamError, match=word):
+            decode(other)
     with pytest.raises(BitstreamError, match="unexpected bytes"):
         decode(hnerv_file + b"\x00")
     with pytest.raises(TypeError, match="bytes"):
@@ -179,7 +181,7 @@ def test_a_new_kind_is_a_registry_entry(bunny):
         kind_of(Variant(NeRVConfig(**TINY_NERV)))
     nerv = MODEL_KINDS["nerv"]
     register_kind(
-        "variant-test", ModelKind(Variant, NeRVConfig, nerv.stored, Variant, nerv.render, False)
+        "variant-test", ModelKind(Variant, NeRVConfig, nerv.stored, Variant, nerv.render, ())
     )
     try:
         model = Variant(NeRVConfig(**TINY_NERV))
@@ -237,5 +239,38 @@ def test_a_model_its_config_does_not_rebuild_is_refused_at_encode(trained_hnerv)
     extra.decoder.blocks.append(torch.nn.Conv2d(4, 4, 1))
     with pytest.raises(ValueError, match="cannot be stored"):
         encode(extra, embeddings)
-    with pytest.raises(ValueError, match="no model kind is registered for RCHNeRV"):
-        encode(RCHNeRV(HNeRVConfig(**TINY_HNERV)), embeddings)
+    with pytest.raises(ValueError, match="cannot be stored"):
+        rc = RCHNeRV(HNeRVConfig(**TINY_HNERV))
+        rc.decoder.head = torch.nn.Conv2d(rc.decoder.head.in_channels, 3, kernel_size=1)
+        encode(rc, rc.encode(torch.rand(2, 3, 80, 160)))
+
+
+def test_rc_hnerv_file_keeps_its_lowres_frames_exactly(bunny):
+    torch.manual_seed(0)
+    model = RCHNeRV(HNeRVConfig(**TINY_HNERV))
+    with torch.no_grad():
+        embeddings, lowres = model.encode(bunny[:3])
+        direct = model.decode(embeddings, lowres)
+    with pytest.raises(ValueError, match="embeddings and lowres per frame, got 1"):
+        encode(model, embeddings)
+    data = encode(model, (embeddings, lowres))
+    header = read_header(data)[0]
+    assert header["kind"] == "rc_hnerv"
+    kind, network, (decoded_embeddings, decoded_lowres), frames = decode_model(data)
+    assert frames == 3 and decoded_lowres.shape == lowres.shape
+    assert (decoded_lowres * 255 - lowres * 255).abs().max() < 1e-3  # 8-bit pixels, exact
+    decoded = decode(data)
+    assert torch.equal(decoded, quantized_frames(model, (embeddings, lowres)))
+    assert (decoded - direct.clamp(0, 1)).abs().max() < 0.05  # 8-bit weights, 6-bit embeddings
+    # The low-resolution frames are in the file, so its bpp counts them: 3 x 8 bits per
+    # low-resolution pixel at least, plus the model.
+    assert 8 * len(data) > 3 * 8 * lowres[0, 0].numel() * 3
+
+
+def test_statistics_are_float32_per_tensor_and_float16_per_axis(trained_hnerv, hnerv_file):
+    model, embeddings = trained_hnerv
+    header = read_header(hnerv_file)[0]
+    parts = quantize_model(model, embeddings, 8, 6)
+    expected = sum((4 if q.axis is None else 2) * q.statistics() for q in parts.values())
+    assert header["stats_bytes"] == expected
+    assert any(e["axis"] is not None for e in header["tensors"])  # per-axis pairs are used

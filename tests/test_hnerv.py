@@ -1,18 +1,26 @@
 """HNeRV of lesson 04: the paper's architecture table, shapes, the size rule, a real fit
 and bad input."""
 
+import math
+
 import pytest
 import torch
 
 from nerv_lessons.hnerv import (
+    BaselineNeRV,
+    Encoder,
     HNeRV,
     HNeRVConfig,
+    LayerNorm2d,
+    baseline_nerv_budget,
     embed_frames,
     frames_in,
     hnerv_budget,
+    hnerv_shape,
     hnerv_size,
     hnerv_strides,
     interpolate_embeddings,
+    reference_c2,
     stage_parameters,
 )
 from nerv_lessons.metrics import psnr
@@ -202,3 +210,53 @@ def test_stage_parameters_add_up_and_nerv_blocks_pile_into_the_first():
         assert sum(counts.values()) == count_parameters(decoder)
         shares[name] = counts["block 1"] / sum(counts.values())
     assert shares["nerv"] > 0.7 > 0.1 > shares["hnerv"]
+
+
+def test_budget_solver_is_the_reference_quadratic():
+    # HNeRV's code counts the stem as 9 d per channel and no biases: at 0.34M it gives 31,
+    # where counting every bias and the head would give 32.
+    assert hnerv_budget(0.34, 132).fc_dim == 31
+    config = hnerv_shape(640, 1280)
+    a = sum(
+        k**2 * s**2 / 1.2 ** (2 * i + 1)
+        for i, (s, k) in enumerate(zip(config.strides, config.kernels()))
+    )
+    decoder = 1.5e6 - config.embedding_numbers(132)
+    root = (-144 + math.sqrt(144**2 + 4 * a * decoder)) / (2 * a)
+    assert reference_c2(decoder, config, 9 * 16) == math.floor(root) == 68
+    assert reference_c2(-5, config, 144) == 0
+
+
+def test_the_nerv_baseline_of_hnervs_tables():
+    config = baseline_nerv_budget(1.5)
+    assert (config.fc_dim, config.grid, config.strides) == (54, (8, 16), (5, 4, 2, 2))
+    assert config.widths() == [27, 14, 12, 12] and config.kernels() == [3, 3, 3, 3]
+    with torch.device("meta"):
+        model = BaselineNeRV(config)
+        parts = stage_parameters(model)
+    assert sum(parts.values()) == 1_507_868  # 1.5M, as the reference's 1.508M
+    assert parts["stem"] == 160 * 54 * 128 + 54 * 128  # one linear layer: most of the size
+    assert isinstance(model.stem[0], torch.nn.Linear) and model.head.kernel_size == (3, 3)
+    tiny = BaselineNeRV(baseline_nerv_budget(0.05, 80, 160))
+    out = tiny(torch.tensor([0.0, 0.5, 1.0]))
+    assert out.shape == (3, 3, 80, 160) and 0 <= out.min() and out.max() <= 1
+    # At a tiny budget the width floor alone overshoots; it is lowered to stay near the budget.
+    assert count_parameters(tiny) <= 1.05 * 0.05e6
+    with pytest.raises(ValueError, match="frame times"):
+        tiny(torch.zeros(2, 1))
+
+
+def test_the_encoder_is_convnext_as_in_hnervs_code():
+    torch.manual_seed(0)
+    encoder = Encoder(hnerv_shape(80, 160))
+    first, second = encoder.stages[0], encoder.stages[1]
+    # Stage 1: conv -> LayerNorm -> block; later stages: LayerNorm -> conv -> block.
+    assert isinstance(first[0], torch.nn.Conv2d) and isinstance(first[1], LayerNorm2d)
+    assert isinstance(second[0], LayerNorm2d) and isinstance(second[1], torch.nn.Conv2d)
+    assert second[0].norm.normalized_shape == (first[0].out_channels,)  # normalizes its input
+    norms = [m for m in encoder.modules() if isinstance(m, torch.nn.LayerNorm)]
+    assert norms and all(norm.eps == 1e-6 for norm in norms)
+    convs = [m for m in encoder.modules() if isinstance(m, torch.nn.Conv2d)]
+    assert all(torch.equal(conv.bias, torch.zeros_like(conv.bias)) for conv in convs)
+    weights = torch.cat([conv.weight.detach().flatten() for conv in convs])
+    assert weights.std().item() == pytest.approx(0.02, rel=0.15)  # not PyTorch's default init

@@ -8,6 +8,7 @@ from nerv_lessons.metrics import psnr
 from nerv_lessons.nerv import NeRV, NeRVConfig
 from nerv_lessons.scales import SCALES
 from nerv_lessons.train import (
+    RECIPES,
     TrainConfig,
     evaluate,
     frame_times,
@@ -110,12 +111,39 @@ def test_schedule_warms_up_then_follows_a_cosine():
     assert all(a >= b for a, b in zip(later, later[1:]))
 
 
-def test_for_scale_takes_the_scales_epochs_batch_and_lr():
-    quick = SCALES["quick"]
-    config = TrainConfig.for_scale(quick)
-    assert (config.epochs, config.batch_size, config.lr) == (40, 4, 5e-3)
-    assert TrainConfig.for_scale(quick, lr=1e-4, loss="l2").lr == 1e-4  # changes win
-    assert TrainConfig.for_scale(SCALES["paper"]).lr == 1e-3  # HNeRV's, at the paper scale
+def test_each_paper_has_its_named_recipe():
+    nerv, hnerv = TrainConfig.nerv(), TrainConfig.hnerv()
+    assert (nerv.lr, nerv.batch_size, nerv.loss, nerv.warmup, nerv.betas) == (
+        5e-4,
+        1,
+        "fusion",
+        0.2,
+        (0.5, 0.999),
+    )
+    assert (hnerv.lr, hnerv.batch_size, hnerv.loss, hnerv.warmup, hnerv.betas) == (
+        1e-3,
+        2,
+        "l2",
+        0.1,
+        (0.9, 0.999),
+    )
+    two = TrainConfig.recipe("two_stream")
+    assert (two.lr, two.batch_size, two.loss) == (2e-3, 1, "l2")
+    assert set(RECIPES) == {"nerv", "hnerv", "two_stream"}
+    with pytest.raises(ValueError, match="unknown recipe 'hinerv'.*nerv, hnerv, two_stream"):
+        TrainConfig.recipe("hinerv")
+
+
+def test_a_scale_sets_epochs_and_what_a_short_run_needs():
+    quick, paper = SCALES["quick"], SCALES["paper"]
+    config = TrainConfig.hnerv(quick)
+    assert (config.epochs, config.batch_size, config.lr) == (40, 4, 5e-3)  # 5x lr, batch 4
+    assert TrainConfig.nerv(quick).lr == pytest.approx(2.5e-3)
+    assert TrainConfig.hnerv(quick, lr=1e-4, loss="l1").lr == 1e-4  # changes win
+    # At the paper's scale each recipe is the paper's own: NeRV keeps batch 1 and lr 5e-4.
+    assert (TrainConfig.nerv(paper).batch_size, TrainConfig.nerv(paper).lr) == (1, 5e-4)
+    assert (TrainConfig.hnerv(paper).batch_size, TrainConfig.hnerv(paper).epochs) == (2, 300)
+    assert not hasattr(TrainConfig, "for_scale")  # no recipe-less scale config to trip on
 
 
 def test_the_optimizer_follows_the_schedule(small):

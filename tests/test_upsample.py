@@ -38,7 +38,7 @@ def test_output_shape(kind, scale):
     "kind, params",
     [
         ("pixelshuffle", 8 * 6 * 4 * 9 + 6 * 4),  # conv 8 -> 6 * 2^2 channels, 3x3
-        ("bilinear", 8 * 6 * 9 + 6),  # conv 8 -> 6 channels, 3x3
+        ("bilinear", 8 * 6 * 25 + 6),  # conv 8 -> 6 channels, 5x5 (2s + 1, NeRV's code)
         ("deconv", 8 * 6 * 4 + 6),  # transposed conv 8 -> 6 channels, 2x2 kernel
     ],
 )
@@ -51,7 +51,7 @@ def test_parameter_counts(kind, params):
 def test_macs():
     h, w = 10, 12
     assert upsample_cost(Upsample(8, 6, 2, "pixelshuffle"), h, w)["macs"] == 8 * 6 * 4 * 9 * h * w
-    assert upsample_cost(Upsample(8, 6, 2, "bilinear"), h, w)["macs"] == 8 * 6 * 9 * 4 * h * w
+    assert upsample_cost(Upsample(8, 6, 2, "bilinear"), h, w)["macs"] == 8 * 6 * 25 * 4 * h * w
     assert upsample_cost(Upsample(8, 6, 2, "deconv"), h, w)["macs"] == 8 * 6 * 4 * h * w
     assert upsample_cost(Upsample(8, 6, 3, "pixelshuffle", kernel_size=5), 2, 2)["macs"] == (
         8 * 6 * 9 * 25 * 4
@@ -87,3 +87,18 @@ def test_wrong_input_channels_and_bad_cost_sizes():
         block(torch.randn(4, 5, 5))
     with pytest.raises(ValueError, match="height"):
         upsample_cost(block, 0, 5)
+
+
+@pytest.mark.parametrize("scale", [2, 3, 5])
+def test_bilinear_is_nerv_codes_block(scale):
+    """NeRV's code: Upsample(s, bilinear, align_corners=True), then a (2s + 1) conv, padding s."""
+    block = Upsample(4, 3, scale, "bilinear", kernel_size=3)  # kernel_size is not used
+    upsample, conv = block.layers
+    assert upsample.align_corners is True and upsample.mode == "bilinear"
+    assert conv.kernel_size == (2 * scale + 1,) * 2 and conv.padding == (scale, scale)
+    assert block.kernel_size == 2 * scale + 1
+    x = torch.randn(1, 4, 3, 5)
+    expected = conv(
+        torch.nn.functional.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=True)
+    )
+    assert torch.allclose(block(x), expected)
