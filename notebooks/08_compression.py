@@ -674,6 +674,10 @@ def eight_bit(pixels: torch.Tensor) -> Quantized:
     return Quantized(symbols, torch.zeros(ones), torch.full(ones, 1 / levels), LOWRES_BITS, None)
 
 
+# Per-frame tensors stored exactly by their own rule; any other (embeddings) is quantized.
+EXACT_PER_FRAME = {"lowres": eight_bit}
+
+
 def quantize_model(
     model: nn.Module, embeddings=None, weight_bits: int = 8, embed_bits: int = 6
 ) -> dict[str, Quantized]:
@@ -685,7 +689,8 @@ def quantize_model(
         name: quantize_best(x, weight_bits) for name, x in kind.stored(model).state_dict().items()
     }
     for name, x in zip(kind.per_frame, _per_frame(kind, model, embeddings)):
-        parts[name] = eight_bit(x) if name == "lowres" else quantize_best(x, embed_bits)
+        exact = EXACT_PER_FRAME.get(name)
+        parts[name] = exact(x) if exact is not None else quantize_best(x, embed_bits)
     return parts
 
 
