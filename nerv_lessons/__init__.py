@@ -7,7 +7,7 @@ are plumbing written by hand.
     scales, data, metrics, viz    lesson 00, video as data
     encoding                      lesson 01, positional encoding
     upsample                      lesson 02, upsampling
-    nerv, train                   lesson 03, NeRV and the training loop
+    nerv, train, experiments, cli lesson 03, NeRV, the training loop, the experiments
 """
 
 __version__ = "0.1.0"

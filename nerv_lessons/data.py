@@ -9,8 +9,10 @@ wrong and how to fix it. Introduced in lesson 00 (notebooks/00_video_as_data.ipy
 """
 
 import math
+import numbers
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import combinations_with_replacement
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -164,12 +166,21 @@ def center_crop(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """The central height x width window of frames shaped (..., H, W)."""
     h, w = frames.shape[-2:]
     if height > h or width > w:
+        best = suggest_crop(h, w)  # shown in "Your own clip", below
+        fit = (
+            f"crop={best} (the largest 1:2 centre crop the models' strides take), " if best else ""
+        )
         raise ValueError(
-            f"crop {height}x{width} is larger than the frame {h}x{w}: "
-            "pass a smaller crop, or crop=None to keep the whole frame"
+            f"crop {height}x{width} is larger than the frame {h}x{w}: pass {fit}"
+            "another crop that fits, or crop=None to keep the whole frame"
         )
     top, left = (h - height) // 2, (w - width) // 2
     return frames[..., top : top + height, left : left + width]
+
+
+def stretches(h: int, w: int, height: int, width: int) -> bool:
+    """Whether resizing h x w to height x width changes the aspect ratio by over 1 %."""
+    return abs((h / w) / (height / width) - 1) > 0.01
 
 
 def resize(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -178,7 +189,7 @@ def resize(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
     Shrinking averages areas and enlarging is bilinear: neither can overshoot [0, 1].
     """
     h, w = frames.shape[-2:]
-    if abs((h / w) / (height / width) - 1) > 0.01:
+    if stretches(h, w, height, width):
         raise ValueError(
             f"resizing {h}x{w} to {height}x{width} would stretch the picture: "
             "crop to the target's aspect ratio first"
@@ -195,6 +206,9 @@ def resize(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 def check_strides(height: int, width: int, strides: Sequence[int]) -> None:
     """Raise unless the product of a model's upsampling strides divides both frame sides."""
+    check_size(height, width)
+    if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in strides):
+        raise ValueError(f"strides {tuple(strides)}: each is a whole number, at least 1")
     total = math.prod(strides)
     if height % total or width % total:
         near = [max(total, round(side / total) * total) for side in (height, width)]
@@ -244,10 +258,24 @@ def load_video(
 def load_clip(
     scale, device: str | torch.device = "cpu", path: str | Path | None = None
 ) -> torch.Tensor:
-    """The course's clip at a scale: its first `scale.frames` frames, centre-cropped to 640x1280,
-    resized to `scale.height` x `scale.width`, on `device` (the whole clip lives there)."""
-    size = (scale.height, scale.width)
-    return load_video(path or bunny_path(), frames=scale.frames, size=size).to(device)
+    """The course's clip at a scale: `scale.frames` frames, every `scale.frame_step`-th from
+    the first, centre-cropped to 640x1280, resized to `scale.height` x `scale.width`, on
+    `device` (the whole clip lives there)."""
+    size, needed = (scale.height, scale.width), (scale.frames - 1) * scale.frame_step + 1
+    video = load_video(path or bunny_path(), frames=needed, size=size)
+    return select_frames(video, scale).to(device)
+
+
+def select_frames(video: torch.Tensor, scale) -> torch.Tensor:
+    """Every `scale.frame_step`-th frame of `video` from the first, `scale.frames` of them."""
+    chosen = video[:: scale.frame_step][: scale.frames]
+    if len(chosen) < scale.frames:
+        raise ValueError(
+            f"the clip has {len(video)} frames: {scale.frames} frames {scale.frame_step} apart "
+            f"need {(scale.frames - 1) * scale.frame_step + 1}. Use a longer clip or a scale "
+            "with fewer frames or a smaller frame_step"
+        )
+    return chosen
 
 
 def check_frames(frames: torch.Tensor, name: str = "frames", peak: float = 1.0) -> None:
@@ -278,3 +306,90 @@ def check_frames(frames: torch.Tensor, name: str = "frames", peak: float = 1.0) 
         raise ValueError(
             f"{name} has values in [{low:.4g}, {high:.4g}], outside [0, {peak:g}]: {hint}"
         )
+
+
+STRIDE_CHOICES = (5, 4, 3, 2)  # one block's upscale: the papers use 2 to 5, largest first
+MAX_STAGES = 5  # the papers' models have five blocks
+
+
+def check_size(height: int, width: int, names: tuple[str, str] = ("height", "width")) -> None:
+    """Raise unless both sides are whole numbers, at least 1."""
+    for name, side in zip(names, (height, width)):
+        # Python counts True as 1, but height=True is a bug, not a 1-pixel frame.
+        if isinstance(side, bool) or not isinstance(side, numbers.Integral):
+            raise TypeError(f"{name}={side!r}: sizes are whole pixels, pass an int")
+        if side < 1:
+            raise ValueError(f"{name}={side}: a size is at least 1 pixel")
+
+
+def factor_strides(total: int) -> tuple[int, ...] | None:
+    """Strides of 5, 4, 3 or 2 whose product is `total`, or None when there are none: the most
+    stages first (up to five, as the papers' models), then the largest strides first. That
+    rule gives each paper's own: 320 -> 5,4,4,2,2 and 240 -> 5,4,3,2,2 (HNeRV), 80 ->
+    5,2,2,2,2 (NeRV); and the course's 40 -> 5,2,2,2."""
+    for count in range(MAX_STAGES, 0, -1):
+        # Drawn from a descending tuple, the combinations come out descending, largest first.
+        for strides in combinations_with_replacement(STRIDE_CHOICES, count):
+            if math.prod(strides) == total:
+                return strides
+    return None
+
+
+def stride_options(height: int, width: int) -> list[tuple[int, ...]]:
+    """Every choice of strides for a frame, the largest total stride T first: one for each
+    T > 1 that divides both sides and that factor_strides can write. A model with those
+    strides enlarges a (height / T) x (width / T) grid to the frame."""
+    check_size(height, width)
+    common = math.gcd(height, width)
+    totals = [t for t in range(common, 1, -1) if common % t == 0]
+    return [strides for strides in map(factor_strides, totals) if strides]
+
+
+def grid_of(height: int, width: int, strides: Sequence[int]) -> tuple[int, int]:
+    """The (h, w) grid that these strides enlarge to a height x width frame."""
+    total = math.prod(strides)
+    return height // total, width // total
+
+
+def strides_line(model: str, height: int, width: int, strides: Sequence[int], why: str) -> str:
+    """One line that says which strides a picker chose, and why it says so."""
+    grid_h, grid_w = grid_of(height, width, strides)
+    chosen = ",".join(map(str, strides))
+    return f"{model}: strides {chosen} -> grid {grid_h}x{grid_w} for {height}x{width} ({why})"
+
+
+def suggest_crop(height: int, width: int) -> tuple[int, int] | None:
+    """The largest 1:2 centre crop of a height x width frame that strides shrink to the papers'
+    2x4 grid (2T x 4T, T written by factor_strides), or None for a frame smaller than 4x8."""
+    check_size(height, width)
+    for crop_height in range(min(height, width // 2) // 2 * 2, 3, -2):
+        if factor_strides(crop_height // 2):
+            return crop_height, 2 * crop_height
+    return None
+
+
+def sizes_near(height: int, width: int, fits: Callable) -> list[tuple[int, int]]:
+    """The nearest sizes below and above height x width (one of each, where there is one) of
+    the frame's own shape, within `resize`'s 1 %, that fits(h, w) accepts."""
+    found = []
+    for heights in (range(height - 1, 0, -1), range(height + 1, 2 * height + 1)):
+        for h in heights:
+            w = max(1, round(h * width / height))
+            if not stretches(height, width, h, w) and fits(h, w):
+                found.append((h, w))
+                break
+    return found
+
+
+def no_strides_error(model: str, height: int, width: int, fits: Callable) -> ValueError:
+    """The error for a frame that no strides fit: why, and the load_video calls that resize it
+    to the nearest sizes `fits` accepts, or crop it (suggest_crop)."""
+    fixes = [f"crop=None, size={size}" for size in sizes_near(height, width, fits)]
+    if crop := suggest_crop(height, width):
+        fixes.append(f"crop={crop}")
+    calls = " or ".join(f"load_video(path, {fix})" for fix in fixes) or "none near it"
+    return ValueError(
+        f"{model} cannot draw a {height}x{width} frame: its sides share no factor of 2, 3 or 5 "
+        f"(their greatest common divisor is {math.gcd(height, width)}), so no strides of 2 to 5 "
+        f"divide both. Sizes that work: {calls}"
+    )

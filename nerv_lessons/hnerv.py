@@ -15,46 +15,97 @@ Introduced in lesson 04 (notebooks/04_hnerv.ipynb).
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import product
 
 import torch
 from torch import nn
 
-from nerv_lessons.data import check_strides
+from nerv_lessons.data import (
+    check_size,
+    check_strides,
+    factor_strides,
+    grid_of,
+    no_strides_error,
+    stride_options,
+    strides_line,
+    suggest_crop,
+)
 from nerv_lessons.encoding import PositionalEncoding
+from nerv_lessons.experiments import Experiment, Row, Setup, register, register_model
 from nerv_lessons.nerv import count_parameters, expect_shape, make_activation
+from nerv_lessons.train import frame_times
 
-# The paper's strides for its three frame sizes (Table 15); other sizes get hnerv_strides'.
+# The paper's strides for its three frame sizes (Table 15), all to a 2x4 grid. hnerv_strides
+# does not look them up: factor_strides' rule gives each of them (a test checks).
 PAPER_STRIDES = {
     (640, 1280): (5, 4, 4, 2, 2),
     (480, 960): (5, 4, 3, 2, 2),
     (960, 1920): (5, 4, 4, 3, 2),
 }
+PAPER_GRID = (2, 4)
+PAPER_CELLS = 8  # 2 x 4; the paper's grid ablation (Table 10) spans 1x2 to 4x8: 2 to 32 cells
 
 
-def hnerv_strides(height: int, width: int, grid: Sequence[int] = (2, 4)) -> tuple[int, ...]:
-    """Strides that shrink a frame to an h x w embedding grid: the paper's at its sizes,
-    else a 5 first (as the paper's) and then up to four strides of 4, 3 or 2, largest first."""
+def hnerv_choice(height: int, width: int) -> tuple[int, ...] | None:
+    """The strides whose grid is nearest the paper's 8 cells (|h * w - 8| smallest) among those
+    the frame allows, or None when it allows none. Every grid of a frame has the frame's
+    aspect ratio, and two grids never tie (their cell counts c < c' differ by a square ratio
+    (T / T')^2, and no two such whole counts sum to 16), so no tie-break is needed."""
+    options = stride_options(height, width)
+    if not options:
+        return None
+    return min(options, key=lambda s: abs(math.prod(grid_of(height, width, s)) - PAPER_CELLS))
+
+
+def _hnerv_fits(height: int, width: int) -> bool:
+    """Whether the frame's nearest grid lies in the paper's ablation range (2 to 32 cells)."""
+    strides = hnerv_choice(height, width)
+    return bool(strides) and 2 <= math.prod(grid_of(height, width, strides)) <= 4 * PAPER_CELLS
+
+
+def _grids_allowed(height: int, width: int) -> str:
+    grids = [grid_of(height, width, s) for s in stride_options(height, width)]
+    return ", ".join(f"{h}x{w}" for h, w in grids[:6]) or "none"
+
+
+def _strides_to_grid(height: int, width: int, grid: Sequence[int]) -> tuple[int, ...]:
+    """factor_strides' strides for the total stride that shrinks the frame to `grid`."""
+    check_size(height, width)
     grid_h, grid_w = grid
+    check_size(grid_h, grid_w, names=("grid[0]", "grid[1]"))
     if height % grid_h or width % grid_w or height // grid_h != width // grid_w:
         raise ValueError(
             f"a {height}x{width} frame does not shrink evenly to a {grid_h}x{grid_w} grid: "
-            f"the frame's aspect ratio must equal the grid's"
+            f"the frame's aspect ratio must equal the grid's. Grids it allows: "
+            f"{_grids_allowed(height, width)} (leave grid= out to get the nearest to 2x4)"
         )
-    if (height, width) in PAPER_STRIDES and tuple(grid) == (2, 4):
-        return PAPER_STRIDES[height, width]
     total = height // grid_h
-    if total % 5 == 0:
-        for count in (4, 3, 2, 1):
-            # Largest strides first: tuples in descending order, the lexically largest wins.
-            for rest in product((4, 3, 2), repeat=count):
-                if list(rest) == sorted(rest, reverse=True) and math.prod(rest) == total // 5:
-                    return (5, *rest)
-    raise ValueError(
-        f"no strides of 5 then 4, 3 or 2 shrink {height}x{width} to a {grid_h}x{grid_w} grid "
-        f"(that needs a total stride of {total}): pass strides=... yourself, or pick a frame "
-        "size that is 2x4 grid cells times 5 times 4s, 3s and 2s (640x1280, 320x640, 80x160)"
-    )
+    strides = factor_strides(total)
+    if strides is None:
+        raise ValueError(
+            f"no strides of 2 to 5 (at most five) shrink {height}x{width} to a {grid_h}x{grid_w} "
+            f"grid (that needs a total stride of {total}): choose a grid it allows "
+            f"({_grids_allowed(height, width)}), or leave grid= out, or pass strides=... yourself"
+        )
+    return strides
+
+
+def hnerv_strides(height: int, width: int, grid: Sequence[int] | None = None) -> tuple[int, ...]:
+    """Strides that shrink a frame to an embedding grid and back (factor_strides' rule): for
+    `grid` (h, w) if given, else for the grid `hnerv_choice` picks, the paper's 2x4 whenever it
+    fits (so the paper's three sizes get its strides), else the nearest, said in one line.
+    A frame that no strides fit raises, naming sizes that work."""
+    if grid is not None:
+        return _strides_to_grid(height, width, grid)
+    strides = hnerv_choice(height, width)
+    if strides is None:
+        raise no_strides_error("HNeRV", height, width, _hnerv_fits)
+    cells = math.prod(grid_of(height, width, strides))
+    if cells > 4 * PAPER_CELLS and (crop := suggest_crop(height, width)):
+        why = f"{cells} cells, over 4x the paper's 2x4: crop={crop} gives 2x4"
+        print(strides_line("HNeRV", height, width, strides, why))
+    elif grid_of(height, width, strides) != PAPER_GRID:
+        print(strides_line("HNeRV", height, width, strides, "the paper's 2x4 does not fit"))
+    return strides
 
 
 @dataclass
@@ -281,14 +332,14 @@ def hnerv_size(config: HNeRVConfig, frames: int) -> int:
 
 def hnerv_shape(height: int, width: int, **changes) -> HNeRVConfig:
     """An HNeRVConfig for this frame size: `changes` are its fields, or grid=(h, w) to let
-    `hnerv_strides` pick the strides (the default grid is the paper's 2x4)."""
+    `hnerv_strides` pick the strides for that grid (by default it picks the grid too)."""
     if "strides" in changes and "grid" in changes:
         raise ValueError(
             f"give grid= or strides=, not both (got grid={changes['grid']}, "
             f"strides={changes['strides']}): the strides set the grid"
         )
     if "strides" not in changes:
-        changes["strides"] = hnerv_strides(height, width, changes.pop("grid", (2, 4)))
+        changes["strides"] = hnerv_strides(height, width, changes.pop("grid", None))
     return HNeRVConfig(height=height, width=width, **changes)
 
 
@@ -415,3 +466,102 @@ def baseline_nerv_budget(
 def _parameters(model_class: type, config) -> int:
     with torch.device("meta"):  # counts without allocating any weights
         return count_parameters(model_class(config))
+
+
+def build_hnerv(video: torch.Tensor, budget: float, **changes) -> Setup:
+    """HNeRV of about `budget` million numbers (embeddings + decoder) for this clip, solved by
+    `hnerv_budget`; its input is the frames themselves."""
+    frames, _, height, width = video.shape
+    config = hnerv_budget(budget, frames, height, width, **changes)
+    return Setup(HNeRV(config), frames_in, hnerv_size(config, frames))
+
+
+def build_baseline_nerv(video: torch.Tensor, budget: float, **changes) -> Setup:
+    """HNeRV's NeRV baseline of about `budget` million parameters; its input is the time."""
+    _, _, height, width = video.shape
+    model = BaselineNeRV(baseline_nerv_budget(budget, height, width, **changes))
+    return Setup(model, frame_times, count_parameters(model))
+
+
+register_model("hnerv", build_hnerv)
+register_model("baseline_nerv", build_baseline_nerv)
+
+HNERV_PAPER = "HNeRV (CVPR 2023)"
+# Table 2 at 1.5M (Bunny 640x1280, 300 epochs), and the same pair trained for half the epochs
+# (Table 3 asks whether HNeRV leads at every epoch count).
+HNERV_VS_NERV = register(
+    Experiment(
+        "hnerv-vs-nerv",
+        HNERV_PAPER,
+        "Tables 2-3, HNeRV vs NeRV at equal size",
+        "hnerv",
+        rows=(
+            Row("NeRV", "baseline_nerv", paper_psnr=30.87),
+            Row("HNeRV", "hnerv", paper_psnr=35.19),
+            Row("NeRV, 1/2 epochs", "baseline_nerv", epochs=0.5),
+            Row("HNeRV, 1/2 epochs", "hnerv", epochs=0.5),
+        ),
+        claims=(("HNeRV", "NeRV"), ("HNeRV, 1/2 epochs", "NeRV, 1/2 epochs")),
+    )
+)
+# Tables 8, 9 and 11 (Bunny, 1.5M): the baseline row (K 1,5; r 1.2; d 16) is HNeRV above, so
+# the cache trains it once for all of them.
+BASELINE = dict(paper_psnr=35.19, paper_ms_ssim=0.9773)
+HNERV_KERNELS = register(
+    Experiment(
+        "hnerv-kernels",
+        HNERV_PAPER,
+        "Table 8, kernel sizes K_min, K_max",
+        "hnerv",
+        rows=(
+            Row("1,5", "hnerv", **BASELINE),
+            Row(
+                "3,3",
+                "hnerv",
+                {"kernel_min": 3, "kernel_max": 3},
+                paper_psnr=33.09,
+                paper_ms_ssim=0.9587,
+            ),
+        ),
+        claims=(("1,5", "3,3"),),
+    )
+)
+HNERV_REDUCTION = register(
+    Experiment(
+        "hnerv-reduction",
+        HNERV_PAPER,
+        "Table 9, channel reduction r",
+        "hnerv",
+        rows=(
+            Row("1.2", "hnerv", **BASELINE),
+            Row("2", "hnerv", {"reduction": 2.0}, paper_psnr=34.32, paper_ms_ssim=0.9715),
+        ),
+        claims=(("1.2", "2"),),
+    )
+)
+HNERV_CHANNELS = register(
+    Experiment(
+        "hnerv-channels",
+        HNERV_PAPER,
+        "Table 11, embedding channels d",
+        "hnerv",
+        rows=(
+            Row("16", "hnerv", **BASELINE),
+            Row("8", "hnerv", {"embed_dim": 8}, paper_psnr=35.13, paper_ms_ssim=0.9770),
+        ),
+        claims=(("16", "8"),),
+    )
+)
+HNERV_GRID = register(
+    Experiment(
+        "hnerv-grid",
+        HNERV_PAPER,
+        "Table 10, embedding grid h x w",
+        "hnerv",
+        rows=(
+            Row("2x4", "hnerv", **BASELINE),
+            Row("1x2", "hnerv", {"grid": (1, 2)}, paper_psnr=34.79, paper_ms_ssim=0.9735),
+            Row("4x8", "hnerv", {"grid": (4, 8)}, paper_psnr=35.12, paper_ms_ssim=0.9761),
+        ),
+    )
+)

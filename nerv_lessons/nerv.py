@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from nerv_lessons.data import check_strides
+from nerv_lessons.data import check_strides, no_strides_error, stride_options, strides_line
 from nerv_lessons.encoding import PositionalEncoding
 from nerv_lessons.upsample import UPSAMPLE_KINDS, Upsample
 
@@ -153,14 +153,31 @@ def nerv_bunny(size: str = "S", **changes) -> NeRVConfig:
     return NeRVConfig(fc_dim=NERV_BUNNY_FC_DIM[size.upper()], **changes)
 
 
+NERV_STRIDES = (5, 2, 2, 2, 2)  # the paper's: 720x1280 / 80 = a 9x16 grid
+
+
+def nerv_choice(height: int, width: int) -> tuple[int, ...] | None:
+    """NeRV's strides for a frame, or None when no strides fit it: the largest total stride
+    up to the paper's 80 whose grid keeps at least 2 cells on its short side (failing that,
+    the largest up to 80: tiny frames get a thinner grid)."""
+    ceiling = math.prod(NERV_STRIDES)
+    options = [s for s in stride_options(height, width) if math.prod(s) <= ceiling]
+    if not options:
+        return None
+    short = min(height, width)
+    return max(options, key=lambda s: (short // math.prod(s) >= 2, math.prod(s)))
+
+
 def strides_for(height: int, width: int) -> tuple[int, ...]:
-    """NeRV's strides 5,2,2,2,2, dropping 2s from the end until the stem's grid is at least
-    2 cells on its short side (80x160 frames get 5,2,2,2 and a 2x4 grid)."""
-    strides = [5, 2, 2, 2, 2]
-    while len(strides) > 1 and min(height, width) // math.prod(strides) < 2:
-        strides.pop()
-    check_strides(height, width, strides)
-    return tuple(strides)
+    """NeRV's strides for a height x width frame (`nerv_choice`): 5,2,2,2,2 or it with 2s
+    dropped from the end at the course's sizes, quietly; for other frames other strides of 2
+    to 5, said in one line. A frame that no strides fit raises, naming sizes that work."""
+    strides = nerv_choice(height, width)
+    if strides is None:
+        raise no_strides_error("NeRV", height, width, nerv_choice)
+    if strides != NERV_STRIDES[: len(strides)]:
+        print(strides_line("NeRV", height, width, strides, "NeRV's 5,2,2,2,2 does not fit"))
+    return strides
 
 
 def parameters_of(config: NeRVConfig) -> int:
@@ -174,12 +191,14 @@ def nerv_for_scale(scale, budget: float | None = None, **changes) -> NeRVConfig:
     (default: the scale's model budget). Widths keep NeRV-S's proportions:
     lower_width = w, fc_dim = w * 26 / 96, stem hidden = min(4 w, 512)."""
     budget = scale.model_params if budget is None else budget
+    # Picked once, not once per width tried below (and not at all when changes hold strides).
+    strides = changes.get("strides") or strides_for(scale.height, scale.width)
 
     def config(w: int) -> NeRVConfig:
         sizes = dict(
             height=scale.height,
             width=scale.width,
-            strides=strides_for(scale.height, scale.width),
+            strides=strides,
             fc_dim=max(2, round(w * 26 / 96)),
             lower_width=w,
             stem_hidden=min(4 * w, 512),

@@ -82,29 +82,36 @@ class Scale:
     name: str
     height: int  # frame height after the 640x1280 centre crop and the resize
     width: int  # frame width, likewise
-    frames: int  # how many frames of the clip, from the first
+    frames: int  # how many frames of the clip
     epochs: int  # passes over the clip in one training run
     model_params: float  # default model budget, millions of parameters (embeddings + decoder)
-    # A quick run is ~160 steps (the papers' ~20,000): at the papers' lr it barely trains, and
-    # one frame per step leaves a CPU idle. So it multiplies the recipe's lr by 5 and takes 4
-    # frames per step; the other scales keep each paper's lr and batch (None: the recipe's).
+    # Every frame_step-th frame from the first. Bunny's first 16 frames barely move (their
+    # mean frame scores 26 dB, above what a quick run reaches), so the quick clip takes every
+    # 8th frame: 16 frames that span the clip's motion, with a 20 dB mean-frame floor.
+    frame_step: int = 1
+    # A quick run is ~1,000 steps (the papers' ~20,000): at the papers' lr it barely trains,
+    # so it multiplies each recipe's lr by 5 (measured: benchmarks/quick_scale.py). batch_size
+    # None keeps each paper's batch (HNeRV 2, NeRV 1): more steps beat bigger batches there.
     lr_factor: float = 1.0
     batch_size: int | None = None
 
     def describe(self) -> str:
         batch = "each paper's batch" if self.batch_size is None else f"batch {self.batch_size}"
         lr = "each paper's lr" if self.lr_factor == 1 else f"{self.lr_factor:g}x each paper's lr"
+        step = "" if self.frame_step == 1 else f" (every {self.frame_step}th)"
         return (
-            f"{self.name} ({self.height}x{self.width}, {self.frames} frames, {self.epochs} epochs, "
-            f"{self.model_params}M parameters, {batch}, {lr})"
+            f"{self.name} ({self.height}x{self.width}, {self.frames} frames{step}, "
+            f"{self.epochs} epochs, {self.model_params}M parameters, {batch}, {lr})"
         )
 
 
 SCALES = {
     # The paper's crop shrunk 8x: strides 5,2,2,2 (product 40) give the same 2x4 grid
     # that HNeRV's 5,4,4,2,2 (product 320) gives at 640x1280.
+    # 80 epochs of every 8th frame: HNeRV 26.5 dB, NeRV 24.7 dB against the 20.0 dB floor
+    # (40 epochs: 23 dB; 100: no better), about 13 s per HNeRV run on 2 CPU cores.
     "quick": Scale(
-        "quick", 80, 160, frames=16, epochs=40, model_params=0.05, lr_factor=5.0, batch_size=4
+        "quick", 80, 160, frames=16, epochs=80, model_params=0.05, frame_step=8, lr_factor=5.0
     ),
     # Half the paper's crop and the whole clip; 0.35M keeps about the paper's 1.5M
     # parameters per pixel (a quarter of the pixels, a quarter of the parameters).
@@ -178,8 +185,10 @@ wrong and how to fix it. Introduced in lesson 00 (notebooks/00_video_as_data.ipy
 """
 
 import math
+import numbers
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from itertools import combinations_with_replacement
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -350,12 +359,21 @@ def center_crop(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """The central height x width window of frames shaped (..., H, W)."""
     h, w = frames.shape[-2:]
     if height > h or width > w:
+        best = suggest_crop(h, w)  # shown in "Your own clip", below
+        fit = (
+            f"crop={best} (the largest 1:2 centre crop the models' strides take), " if best else ""
+        )
         raise ValueError(
-            f"crop {height}x{width} is larger than the frame {h}x{w}: "
-            "pass a smaller crop, or crop=None to keep the whole frame"
+            f"crop {height}x{width} is larger than the frame {h}x{w}: pass {fit}"
+            "another crop that fits, or crop=None to keep the whole frame"
         )
     top, left = (h - height) // 2, (w - width) // 2
     return frames[..., top : top + height, left : left + width]
+
+
+def stretches(h: int, w: int, height: int, width: int) -> bool:
+    """Whether resizing h x w to height x width changes the aspect ratio by over 1 %."""
+    return abs((h / w) / (height / width) - 1) > 0.01
 
 
 def resize(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -364,7 +382,7 @@ def resize(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
     Shrinking averages areas and enlarging is bilinear: neither can overshoot [0, 1].
     """
     h, w = frames.shape[-2:]
-    if abs((h / w) / (height / width) - 1) > 0.01:
+    if stretches(h, w, height, width):
         raise ValueError(
             f"resizing {h}x{w} to {height}x{width} would stretch the picture: "
             "crop to the target's aspect ratio first"
@@ -381,6 +399,9 @@ def resize(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
 
 def check_strides(height: int, width: int, strides: Sequence[int]) -> None:
     """Raise unless the product of a model's upsampling strides divides both frame sides."""
+    check_size(height, width)
+    if any(isinstance(s, bool) or not isinstance(s, numbers.Integral) or s < 1 for s in strides):
+        raise ValueError(f"strides {tuple(strides)}: each is a whole number, at least 1")
     total = math.prod(strides)
     if height % total or width % total:
         near = [max(total, round(side / total) * total) for side in (height, width)]
@@ -432,10 +453,24 @@ def load_video(
 def load_clip(
     scale, device: str | torch.device = "cpu", path: str | Path | None = None
 ) -> torch.Tensor:
-    """The course's clip at a scale: its first `scale.frames` frames, centre-cropped to 640x1280,
-    resized to `scale.height` x `scale.width`, on `device` (the whole clip lives there)."""
-    size = (scale.height, scale.width)
-    return load_video(path or bunny_path(), frames=scale.frames, size=size).to(device)
+    """The course's clip at a scale: `scale.frames` frames, every `scale.frame_step`-th from
+    the first, centre-cropped to 640x1280, resized to `scale.height` x `scale.width`, on
+    `device` (the whole clip lives there)."""
+    size, needed = (scale.height, scale.width), (scale.frames - 1) * scale.frame_step + 1
+    video = load_video(path or bunny_path(), frames=needed, size=size)
+    return select_frames(video, scale).to(device)
+
+
+def select_frames(video: torch.Tensor, scale) -> torch.Tensor:
+    """Every `scale.frame_step`-th frame of `video` from the first, `scale.frames` of them."""
+    chosen = video[:: scale.frame_step][: scale.frames]
+    if len(chosen) < scale.frames:
+        raise ValueError(
+            f"the clip has {len(video)} frames: {scale.frames} frames {scale.frame_step} apart "
+            f"need {(scale.frames - 1) * scale.frame_step + 1}. Use a longer clip or a scale "
+            "with fewer frames or a smaller frame_step"
+        )
+    return chosen
 
 
 # %% [markdown]
@@ -572,6 +607,173 @@ plt.show()
 
 # %%
 player(clip)
+
+# %% [markdown]
+# ## Your own clip
+#
+# The loader reads any clip: an mp4 (or anything ffmpeg decodes), a folder of frames, or raw
+# YUV 4:2:0 with its size. Which sizes can a model draw? Every model of the course enlarges a
+# small grid with its blocks' strides: HNeRV draws 640x1280 from a 2x4 grid, 5 * 4 * 4 * 2 * 2
+# = 320 times larger. So both sides must be one multiple T of a grid's sides, and T a product
+# of at most five strides from 2 to 5, as in the papers. T divides both sides, so it divides
+# their greatest common divisor:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for height, width in [(640, 1280), (272, 640), (127, 254)]:
+    common = math.gcd(height, width)
+    totals = [t for t in range(2, common + 1) if common % t == 0]
+    print(f"{height}x{width}: T divides {common}: {totals[:6]}{' ...' * (len(totals) > 6)}")
+
+# %% [markdown]
+# 272x640 allows T = 16 at most, a 17x40 grid: 85 times HNeRV's 8 cells. 127x254 allows only
+# T = 127, which no strides of 2 to 5 make. The cell below makes this the rule the models use
+# (lessons 03 and 04 pick their strides with it) and, when a size does not fit, names a crop
+# or a size that does.
+
+
+# %%
+#| export data
+STRIDE_CHOICES = (5, 4, 3, 2)  # one block's upscale: the papers use 2 to 5, largest first
+MAX_STAGES = 5  # the papers' models have five blocks
+
+
+def check_size(height: int, width: int, names: tuple[str, str] = ("height", "width")) -> None:
+    """Raise unless both sides are whole numbers, at least 1."""
+    for name, side in zip(names, (height, width)):
+        # Python counts True as 1, but height=True is a bug, not a 1-pixel frame.
+        if isinstance(side, bool) or not isinstance(side, numbers.Integral):
+            raise TypeError(f"{name}={side!r}: sizes are whole pixels, pass an int")
+        if side < 1:
+            raise ValueError(f"{name}={side}: a size is at least 1 pixel")
+
+
+def factor_strides(total: int) -> tuple[int, ...] | None:
+    """Strides of 5, 4, 3 or 2 whose product is `total`, or None when there are none: the most
+    stages first (up to five, as the papers' models), then the largest strides first. That
+    rule gives each paper's own: 320 -> 5,4,4,2,2 and 240 -> 5,4,3,2,2 (HNeRV), 80 ->
+    5,2,2,2,2 (NeRV); and the course's 40 -> 5,2,2,2."""
+    for count in range(MAX_STAGES, 0, -1):
+        # Drawn from a descending tuple, the combinations come out descending, largest first.
+        for strides in combinations_with_replacement(STRIDE_CHOICES, count):
+            if math.prod(strides) == total:
+                return strides
+    return None
+
+
+def stride_options(height: int, width: int) -> list[tuple[int, ...]]:
+    """Every choice of strides for a frame, the largest total stride T first: one for each
+    T > 1 that divides both sides and that factor_strides can write. A model with those
+    strides enlarges a (height / T) x (width / T) grid to the frame."""
+    check_size(height, width)
+    common = math.gcd(height, width)
+    totals = [t for t in range(common, 1, -1) if common % t == 0]
+    return [strides for strides in map(factor_strides, totals) if strides]
+
+
+def grid_of(height: int, width: int, strides: Sequence[int]) -> tuple[int, int]:
+    """The (h, w) grid that these strides enlarge to a height x width frame."""
+    total = math.prod(strides)
+    return height // total, width // total
+
+
+def strides_line(model: str, height: int, width: int, strides: Sequence[int], why: str) -> str:
+    """One line that says which strides a picker chose, and why it says so."""
+    grid_h, grid_w = grid_of(height, width, strides)
+    chosen = ",".join(map(str, strides))
+    return f"{model}: strides {chosen} -> grid {grid_h}x{grid_w} for {height}x{width} ({why})"
+
+
+# %% [markdown]
+# When a frame is too large for the papers' 640x1280 crop, or a size fits no strides at all,
+# the errors name what would work: the largest centre crop of the papers' 1:2 shape whose
+# 2x4 grid the strides reach, and the nearest sizes of the frame's own shape.
+
+
+# %%
+#| export data
+def suggest_crop(height: int, width: int) -> tuple[int, int] | None:
+    """The largest 1:2 centre crop of a height x width frame that strides shrink to the papers'
+    2x4 grid (2T x 4T, T written by factor_strides), or None for a frame smaller than 4x8."""
+    check_size(height, width)
+    for crop_height in range(min(height, width // 2) // 2 * 2, 3, -2):
+        if factor_strides(crop_height // 2):
+            return crop_height, 2 * crop_height
+    return None
+
+
+def sizes_near(height: int, width: int, fits: Callable) -> list[tuple[int, int]]:
+    """The nearest sizes below and above height x width (one of each, where there is one) of
+    the frame's own shape, within `resize`'s 1 %, that fits(h, w) accepts."""
+    found = []
+    for heights in (range(height - 1, 0, -1), range(height + 1, 2 * height + 1)):
+        for h in heights:
+            w = max(1, round(h * width / height))
+            if not stretches(height, width, h, w) and fits(h, w):
+                found.append((h, w))
+                break
+    return found
+
+
+def no_strides_error(model: str, height: int, width: int, fits: Callable) -> ValueError:
+    """The error for a frame that no strides fit: why, and the load_video calls that resize it
+    to the nearest sizes `fits` accepts, or crop it (suggest_crop)."""
+    fixes = [f"crop=None, size={size}" for size in sizes_near(height, width, fits)]
+    if crop := suggest_crop(height, width):
+        fixes.append(f"crop={crop}")
+    calls = " or ".join(f"load_video(path, {fix})" for fix in fixes) or "none near it"
+    return ValueError(
+        f"{model} cannot draw a {height}x{width} frame: its sides share no factor of 2, 3 or 5 "
+        f"(their greatest common divisor is {math.gcd(height, width)}), so no strides of 2 to 5 "
+        f"divide both. Sizes that work: {calls}"
+    )
+
+
+# %% [markdown]
+# Now a reader's clip, made here from four Bunny frames so that the lesson runs offline: a
+# 272x640 clip written as an mp4, a folder of PNG frames and a raw YUV file.
+
+# %%
+import shutil
+import tempfile
+
+from nerv_lessons.hnerv import hnerv_strides
+from nerv_lessons.nerv import strides_for
+
+folder = Path(tempfile.mkdtemp())
+yours = resize(load_video(bunny_path(), frames=4, crop=(544, 1280)), 272, 640)
+(folder / "frames").mkdir()
+for index, frame in enumerate(yours):
+    iio.imwrite(folder / "frames" / f"{index:04d}.png", to_image(frame))
+write_yuv420(yours, folder / "clip.yuv")
+images = np.stack([to_image(frame) for frame in yours])
+iio.imwrite(folder / "clip.mp4", images, plugin="FFMPEG", fps=25, macro_block_size=1)
+
+# crop=None keeps the whole frame; a raw .yuv file needs its size
+for path, extra in [("clip.mp4", {}), ("frames", {}), ("clip.yuv", {"yuv_size": (272, 640)})]:
+    print(f"{path:>8}:", tuple(load_video(folder / path, crop=None, **extra).shape))
+try:
+    load_video(folder / "frames")  # the papers' 640x1280 crop is larger than this clip
+except ValueError as error:
+    print("error:", error)
+print("crop=(270, 540):", tuple(load_video(folder / "frames", crop=(270, 540)).shape))
+shutil.rmtree(folder)
+
+# %% [markdown]
+# The models' stride pickers (lessons 03 and 04) say in one line when they cannot make their
+# paper's choice, and refuse a size nothing fits, naming sizes that do:
+
+# %%
+# The papers' sizes get the papers' strides, quietly.
+print("NeRV at 720x1280:", strides_for(720, 1280), "| HNeRV at 640x1280:", hnerv_strides(640, 1280))
+for height, width in [(128, 320), (272, 640)]:  # other sizes: each picker says what it chose
+    strides_for(height, width)
+    hnerv_strides(height, width)
+print("HNeRV at the suggested crop 270x540:", hnerv_strides(270, 540), "(the paper's 2x4 grid)")
+try:
+    strides_for(127, 254)
+except ValueError as error:
+    print("error:", error)
 
 # %% [markdown]
 # ## How close is a copy? PSNR and MS-SSIM

@@ -53,8 +53,15 @@ notebook_start = time.perf_counter()
 #
 # HNeRV's encoder and decoder mirror each other: five stages with strides 5, 4, 4, 2, 2 take a
 # 640x1280 frame down to a 2x4 grid and back (5 * 4 * 4 * 2 * 2 = 320 = 640 / 2). The paper
-# gives strides for three frame sizes; for the course's smaller scales we keep the 5 first and
-# use fewer or smaller strides, so every scale ends at the same 2x4 grid.
+# keeps that 2x4 grid at all three of its frame sizes and changes the strides; lesson 00's
+# `factor_strides` rule (the most stages up to five, then the largest strides first) gives
+# exactly its strides for each. The course's smaller scales get the same 2x4 grid with fewer
+# or smaller strides.
+#
+# Any other frame gets the grid nearest the paper's in cells (h * w closest to 8) among those
+# its sides allow (`stride_options`): 9x16 for 720x1280 (HiNeRV's grid), 2x5 for 128x320. A
+# grid other than 2x4 is said in one line, with a crop that gives 2x4 when the grid has over 4x
+# its 8 cells (beyond the paper's own grid ablation, 1x2 to 4x8).
 
 # %%
 #| export hnerv
@@ -73,47 +80,105 @@ Introduced in lesson 04 (notebooks/04_hnerv.ipynb).
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from itertools import product
 
 import torch
 from torch import nn
 
-from nerv_lessons.data import check_strides
+from nerv_lessons.data import (
+    check_size,
+    check_strides,
+    factor_strides,
+    grid_of,
+    no_strides_error,
+    stride_options,
+    strides_line,
+    suggest_crop,
+)
 from nerv_lessons.encoding import PositionalEncoding
+from nerv_lessons.experiments import Experiment, Row, Setup, register, register_model
 from nerv_lessons.nerv import count_parameters, expect_shape, make_activation
+from nerv_lessons.train import frame_times
 
-# The paper's strides for its three frame sizes (Table 15); other sizes get hnerv_strides'.
+# The paper's strides for its three frame sizes (Table 15), all to a 2x4 grid. hnerv_strides
+# does not look them up: factor_strides' rule gives each of them (a test checks).
 PAPER_STRIDES = {
     (640, 1280): (5, 4, 4, 2, 2),
     (480, 960): (5, 4, 3, 2, 2),
     (960, 1920): (5, 4, 4, 3, 2),
 }
+PAPER_GRID = (2, 4)
+PAPER_CELLS = 8  # 2 x 4; the paper's grid ablation (Table 10) spans 1x2 to 4x8: 2 to 32 cells
 
 
-def hnerv_strides(height: int, width: int, grid: Sequence[int] = (2, 4)) -> tuple[int, ...]:
-    """Strides that shrink a frame to an h x w embedding grid: the paper's at its sizes,
-    else a 5 first (as the paper's) and then up to four strides of 4, 3 or 2, largest first."""
+def hnerv_choice(height: int, width: int) -> tuple[int, ...] | None:
+    """The strides whose grid is nearest the paper's 8 cells (|h * w - 8| smallest) among those
+    the frame allows, or None when it allows none. Every grid of a frame has the frame's
+    aspect ratio, and two grids never tie (their cell counts c < c' differ by a square ratio
+    (T / T')^2, and no two such whole counts sum to 16), so no tie-break is needed."""
+    options = stride_options(height, width)
+    if not options:
+        return None
+    return min(options, key=lambda s: abs(math.prod(grid_of(height, width, s)) - PAPER_CELLS))
+
+
+def _hnerv_fits(height: int, width: int) -> bool:
+    """Whether the frame's nearest grid lies in the paper's ablation range (2 to 32 cells)."""
+    strides = hnerv_choice(height, width)
+    return bool(strides) and 2 <= math.prod(grid_of(height, width, strides)) <= 4 * PAPER_CELLS
+
+
+def _grids_allowed(height: int, width: int) -> str:
+    grids = [grid_of(height, width, s) for s in stride_options(height, width)]
+    return ", ".join(f"{h}x{w}" for h, w in grids[:6]) or "none"
+
+
+def _strides_to_grid(height: int, width: int, grid: Sequence[int]) -> tuple[int, ...]:
+    """factor_strides' strides for the total stride that shrinks the frame to `grid`."""
+    check_size(height, width)
     grid_h, grid_w = grid
+    check_size(grid_h, grid_w, names=("grid[0]", "grid[1]"))
     if height % grid_h or width % grid_w or height // grid_h != width // grid_w:
         raise ValueError(
             f"a {height}x{width} frame does not shrink evenly to a {grid_h}x{grid_w} grid: "
-            f"the frame's aspect ratio must equal the grid's"
+            f"the frame's aspect ratio must equal the grid's. Grids it allows: "
+            f"{_grids_allowed(height, width)} (leave grid= out to get the nearest to 2x4)"
         )
-    if (height, width) in PAPER_STRIDES and tuple(grid) == (2, 4):
-        return PAPER_STRIDES[height, width]
     total = height // grid_h
-    if total % 5 == 0:
-        for count in (4, 3, 2, 1):
-            # Largest strides first: tuples in descending order, the lexically largest wins.
-            for rest in product((4, 3, 2), repeat=count):
-                if list(rest) == sorted(rest, reverse=True) and math.prod(rest) == total // 5:
-                    return (5, *rest)
-    raise ValueError(
-        f"no strides of 5 then 4, 3 or 2 shrink {height}x{width} to a {grid_h}x{grid_w} grid "
-        f"(that needs a total stride of {total}): pass strides=... yourself, or pick a frame "
-        "size that is 2x4 grid cells times 5 times 4s, 3s and 2s (640x1280, 320x640, 80x160)"
-    )
+    strides = factor_strides(total)
+    if strides is None:
+        raise ValueError(
+            f"no strides of 2 to 5 (at most five) shrink {height}x{width} to a {grid_h}x{grid_w} "
+            f"grid (that needs a total stride of {total}): choose a grid it allows "
+            f"({_grids_allowed(height, width)}), or leave grid= out, or pass strides=... yourself"
+        )
+    return strides
 
+
+def hnerv_strides(height: int, width: int, grid: Sequence[int] | None = None) -> tuple[int, ...]:
+    """Strides that shrink a frame to an embedding grid and back (factor_strides' rule): for
+    `grid` (h, w) if given, else for the grid `hnerv_choice` picks, the paper's 2x4 whenever it
+    fits (so the paper's three sizes get its strides), else the nearest, said in one line.
+    A frame that no strides fit raises, naming sizes that work."""
+    if grid is not None:
+        return _strides_to_grid(height, width, grid)
+    strides = hnerv_choice(height, width)
+    if strides is None:
+        raise no_strides_error("HNeRV", height, width, _hnerv_fits)
+    cells = math.prod(grid_of(height, width, strides))
+    if cells > 4 * PAPER_CELLS and (crop := suggest_crop(height, width)):
+        why = f"{cells} cells, over 4x the paper's 2x4: crop={crop} gives 2x4"
+        print(strides_line("HNeRV", height, width, strides, why))
+    elif grid_of(height, width, strides) != PAPER_GRID:
+        print(strides_line("HNeRV", height, width, strides, "the paper's 2x4 does not fit"))
+    return strides
+
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for (height, width), strides in PAPER_STRIDES.items():
+    print(f"{height}x{width}: the paper's {strides}, picked {hnerv_strides(height, width)}")
+for height, width in [(320, 640), (80, 160), (720, 1280), (128, 320)]:
+    print(f"{height}x{width}: picked {hnerv_strides(height, width)}")
 
 # %% [markdown]
 # ## The configuration
@@ -388,14 +453,14 @@ def hnerv_size(config: HNeRVConfig, frames: int) -> int:
 
 def hnerv_shape(height: int, width: int, **changes) -> HNeRVConfig:
     """An HNeRVConfig for this frame size: `changes` are its fields, or grid=(h, w) to let
-    `hnerv_strides` pick the strides (the default grid is the paper's 2x4)."""
+    `hnerv_strides` pick the strides for that grid (by default it picks the grid too)."""
     if "strides" in changes and "grid" in changes:
         raise ValueError(
             f"give grid= or strides=, not both (got grid={changes['grid']}, "
             f"strides={changes['strides']}): the strides set the grid"
         )
     if "strides" not in changes:
-        changes["strides"] = hnerv_strides(height, width, changes.pop("grid", (2, 4)))
+        changes["strides"] = hnerv_strides(height, width, changes.pop("grid", None))
     return HNeRVConfig(height=height, width=width, **changes)
 
 
@@ -700,226 +765,241 @@ for stage, count in counts.items():
 print(f"  {'total':<8} {sum(counts.values()):>10,}")
 
 # %% [markdown]
-# ## HNeRV against NeRV at equal size (Table 2)
+# ## The experiments: HNeRV's tables as data
 #
-# Both models get the same budget (the scale's) and the same recipe, HNeRV's
-# (`TrainConfig.hnerv`: Adam (0.9, 0.999), L2 loss, warm-up 0.1, batch 2), which HNeRV's code
-# also trains its NeRV baseline with. NeRV is the baseline above (`baseline_nerv_budget`),
-# HNeRV's c2 comes from `hnerv_budget`; both sizes and their ratio are printed. A quick-scale
-# run is ~160 steps where the paper's is ~20,000, so the quick scale multiplies the lr by 5
-# (`scale.lr_factor`; the table's cell also trains HNeRV at the paper's 1e-3 there and
-# prints what it reaches). One small helper trains any config with that recipe and scores it.
+# Both models of Table 2 get the same budget (the scale's) and HNeRV's recipe
+# (`TrainConfig.hnerv`: Adam (0.9, 0.999), L2, warm-up 0.1, batch 2), which HNeRV's code also
+# trains its NeRV baseline with. Each lesson registers its model families for the experiments
+# of lesson 03: here HNeRV (sized by `hnerv_budget`, its input the frames) and the NeRV
+# baseline (`baseline_nerv_budget`, its input the time). Table 3 asks whether HNeRV leads at
+# every epoch count, so the pair also trains for half the epochs; the ablations (Tables 8-11)
+# change one choice at a time from the baseline row, which is HNeRV itself: the cache trains it
+# once per seed for all of them. Rows whose ordering the paper claims run three seeds.
+
 
 # %%
-from dataclasses import replace
-
-from nerv_lessons.train import TrainConfig, evaluate, frame_times, reconstruct, train
-
-recipe = TrainConfig.hnerv(scale, progress=False)
-print(recipe)
-runs = {}  # (config, epochs, changes) -> (model, history, quality): trained and scored once
-
-
-def fit(config, epochs=scale.epochs, **changes):
-    """Train a NeRV or HNeRV config with the recipe (plus `changes`), seed 0, and score it;
-    returns (model, history, quality), cached: one run serves every table that needs it."""
-    key = (repr(config), epochs, repr(changes))
-    if key not in runs:
-        torch.manual_seed(0)
-        nerv = isinstance(config, BaselineNeRVConfig)
-        model_input = frame_times if nerv else frames_in
-        built = (BaselineNeRV if nerv else HNeRV)(config).to(device)
-        history = train(built, video, replace(recipe, epochs=epochs, **changes), model_input)
-        runs[key] = (built, history, evaluate(built, video, model_input))
-    return runs[key]
+#| export hnerv
+def build_hnerv(video: torch.Tensor, budget: float, **changes) -> Setup:
+    """HNeRV of about `budget` million numbers (embeddings + decoder) for this clip, solved by
+    `hnerv_budget`; its input is the frames themselves."""
+    frames, _, height, width = video.shape
+    config = hnerv_budget(budget, frames, height, width, **changes)
+    return Setup(HNeRV(config), frames_in, hnerv_size(config, frames))
 
 
-def run(config, epochs=scale.epochs, **changes):
-    """(size in M, PSNR, MS-SSIM) of a config trained with the recipe."""
-    built, _, quality = fit(config, epochs, **changes)
-    nerv = isinstance(config, BaselineNeRVConfig)
-    size = count_parameters(built) if nerv else hnerv_size(config, scale.frames)
-    return size / 1e6, quality["psnr"].mean().item(), quality["ms_ssim"].mean().item()
+def build_baseline_nerv(video: torch.Tensor, budget: float, **changes) -> Setup:
+    """HNeRV's NeRV baseline of about `budget` million parameters; its input is the time."""
+    _, _, height, width = video.shape
+    model = BaselineNeRV(baseline_nerv_budget(budget, height, width, **changes))
+    return Setup(model, frame_times, count_parameters(model))
 
 
-nerv_config = baseline_nerv_budget(scale.model_params, scale.height, scale.width)
-start = time.perf_counter()
-table2 = {"NeRV": run(nerv_config), "HNeRV": run(config)}
-print(f"two runs, {scale.epochs} epochs each: {time.perf_counter() - start:.0f} s")
-print(f"\nTable 2 (Bunny, 640x1280, 300 epochs) | ours: {scale.describe()}, {device}")
-print(f"{'':<6} {'paper 0.35M':>11} {'0.75M':>6} {'1.5M':>6} {'3M':>6} | ours: size, PSNR, MS-SSIM")
-paper_table2 = {"NeRV": (26.99, 28.46, 30.87, 33.21), "HNeRV": (30.15, 32.81, 35.19, 37.43)}
-for name, paper_row in paper_table2.items():
-    size, quality_psnr, quality_ssim = table2[name]
-    paper_text = " ".join(f"{value:6.2f}" for value in paper_row)
-    print(f"{name:<6} {paper_text:>32} | {size:.4f}M {quality_psnr:6.2f} {quality_ssim:.4f}")
-size_ratio = table2["HNeRV"][0] / table2["NeRV"][0]
-print(f"size HNeRV / NeRV, ours: {size_ratio:.2f} (one budget; rounding the widths differs)")
-gain = table2["HNeRV"][1] - table2["NeRV"][1]
-paper_gain = paper_table2["HNeRV"][2] - paper_table2["NeRV"][2]
-ours_at = f"{scale.model_params}M"
-print(f"HNeRV - NeRV: paper {paper_gain:+.2f} dB at 1.5M; ours {gain:+.2f} dB at {ours_at}")
-if scale.lr_factor != 1:  # why this scale's lr differs: the same HNeRV run at the paper's lr
-    paper_lr = recipe.lr / scale.lr_factor
-    paper_lr_psnr = run(config, lr=paper_lr)[1]
-    print(
-        f"HNeRV at lr {paper_lr:g}: {paper_lr_psnr:.2f} dB; "
-        f"at lr {recipe.lr:g}: {table2['HNeRV'][1]:.2f} dB"
+register_model("hnerv", build_hnerv)
+register_model("baseline_nerv", build_baseline_nerv)
+
+HNERV_PAPER = "HNeRV (CVPR 2023)"
+# Table 2 at 1.5M (Bunny 640x1280, 300 epochs), and the same pair trained for half the epochs
+# (Table 3 asks whether HNeRV leads at every epoch count).
+HNERV_VS_NERV = register(
+    Experiment(
+        "hnerv-vs-nerv",
+        HNERV_PAPER,
+        "Tables 2-3, HNeRV vs NeRV at equal size",
+        "hnerv",
+        rows=(
+            Row("NeRV", "baseline_nerv", paper_psnr=30.87),
+            Row("HNeRV", "hnerv", paper_psnr=35.19),
+            Row("NeRV, 1/2 epochs", "baseline_nerv", epochs=0.5),
+            Row("HNeRV, 1/2 epochs", "hnerv", epochs=0.5),
+        ),
+        claims=(("HNeRV", "NeRV"), ("HNeRV, 1/2 epochs", "NeRV, 1/2 epochs")),
     )
+)
+# Tables 8, 9 and 11 (Bunny, 1.5M): the baseline row (K 1,5; r 1.2; d 16) is HNeRV above, so
+# the cache trains it once for all of them.
+BASELINE = dict(paper_psnr=35.19, paper_ms_ssim=0.9773)
+HNERV_KERNELS = register(
+    Experiment(
+        "hnerv-kernels",
+        HNERV_PAPER,
+        "Table 8, kernel sizes K_min, K_max",
+        "hnerv",
+        rows=(
+            Row("1,5", "hnerv", **BASELINE),
+            Row(
+                "3,3",
+                "hnerv",
+                {"kernel_min": 3, "kernel_max": 3},
+                paper_psnr=33.09,
+                paper_ms_ssim=0.9587,
+            ),
+        ),
+        claims=(("1,5", "3,3"),),
+    )
+)
+HNERV_REDUCTION = register(
+    Experiment(
+        "hnerv-reduction",
+        HNERV_PAPER,
+        "Table 9, channel reduction r",
+        "hnerv",
+        rows=(
+            Row("1.2", "hnerv", **BASELINE),
+            Row("2", "hnerv", {"reduction": 2.0}, paper_psnr=34.32, paper_ms_ssim=0.9715),
+        ),
+        claims=(("1.2", "2"),),
+    )
+)
+HNERV_CHANNELS = register(
+    Experiment(
+        "hnerv-channels",
+        HNERV_PAPER,
+        "Table 11, embedding channels d",
+        "hnerv",
+        rows=(
+            Row("16", "hnerv", **BASELINE),
+            Row("8", "hnerv", {"embed_dim": 8}, paper_psnr=35.13, paper_ms_ssim=0.9770),
+        ),
+        claims=(("16", "8"),),
+    )
+)
+HNERV_GRID = register(
+    Experiment(
+        "hnerv-grid",
+        HNERV_PAPER,
+        "Table 10, embedding grid h x w",
+        "hnerv",
+        rows=(
+            Row("2x4", "hnerv", **BASELINE),
+            Row("1x2", "hnerv", {"grid": (1, 2)}, paper_psnr=34.79, paper_ms_ssim=0.9735),
+            Row("4x8", "hnerv", {"grid": (4, 8)}, paper_psnr=35.12, paper_ms_ssim=0.9761),
+        ),
+    )
+)
 
 # %% [markdown]
-# The paper's numbers are 300 epochs of 132 frames at 640x1280; ours are the far shorter run
-# of the scale printed above, so only the sign of the gap can be compared. The two sizes
-# agree to the percent or so of the ratio line above (at the quick scale `baseline_nerv_budget`
-# lowers NeRV's width floor to get there). One seed and a gap of a few tenths of a dB say
-# little; at the quick scale the gap is far smaller than the paper's. Two versions
-# of the paper give HNeRV-1.5M as 35.19 dB (the ICLR text, used here, whose ablation
-# baselines also read 35.19) and 35.57 dB (the CVPR/arXiv version).
-#
-# ## Convergence: PSNR against epochs and wall time (Table 3)
-#
-# The training history of both runs, per epoch and per second. The paper's Table 3 trains
-# separate runs for more epochs (300 to 3600, at 0.75M); we train separate runs for a quarter
-# and a half of the scale's epochs, each with its own full learning-rate schedule.
+# ## HNeRV against NeRV at equal size (Tables 2 and 3)
 
 # %%
+from nerv_lessons.experiments import fit, results_folder, run
+from nerv_lessons.train import TrainConfig, reconstruct
+
+print(TrainConfig.hnerv(scale))
+start = time.perf_counter()
+table2 = run(HNERV_VS_NERV, scale, seeds=3, device=device)
+table2.save(results_folder(scale))
+print(f"{time.perf_counter() - start:.0f} s\n")
+table2.show()
+paper_gain = 35.19 - 30.87
+gain = table2["HNeRV"]["psnr_mean"] - table2["NeRV"]["psnr_mean"]
+print(
+    f"HNeRV - NeRV: paper {paper_gain:+.2f} dB at 1.5M; "
+    f"ours {gain:+.2f} dB at {scale.model_params}M"
+)
+print(f"size HNeRV / NeRV: {table2['HNeRV']['params'] / table2['NeRV']['params']:.3f}")
+
+# %% [markdown]
+# The paper's numbers are 300 epochs of 132 frames at 640x1280 (Table 3: 0.75M, 300 to 3600
+# epochs, HNeRV ahead at every count: 32.81 vs 28.46 dB at 300); ours are the scale printed
+# above. The sizes are equal to about a percent (at the quick scale `baseline_nerv_budget`
+# lowers NeRV's width floor to get there). The training curves of seed 0 show where HNeRV
+# passes NeRV.
+
+# %%
+nerv_setup, nerv_record = fit(HNERV_VS_NERV, "NeRV", scale, seed=0, device=device)
+hnerv_setup, hnerv_record = fit(HNERV_VS_NERV, "HNeRV", scale, seed=0, device=device)
 figure, (by_epoch, by_time) = plt.subplots(1, 2, figsize=(10, 3.2))
-for name, chosen in [("NeRV", nerv_config), ("HNeRV", config)]:
-    history = fit(chosen)[1]
+for name, record in [("NeRV", nerv_record), ("HNeRV", hnerv_record)]:
+    history = record["history"]
     by_epoch.plot(history["epoch"], history["psnr"], label=name)
     by_time.plot(history["seconds"], history["psnr"], label=name)
-by_epoch.set(xlabel="epoch", ylabel="training PSNR (dB)", title="PSNR per epoch")
-by_time.set(xlabel=f"seconds ({device})", ylabel="training PSNR (dB)", title="PSNR per second")
 for axis in (by_epoch, by_time):
+    axis.axhline(table2.rows[0]["psnr_mean"], color="grey", ls=":", label="floor: mean frame")
     axis.legend()
+by_epoch.set(xlabel="epoch", ylabel="training PSNR (dB)", title="PSNR per epoch (seed 0)")
+by_time.set(xlabel=f"seconds ({device})", ylabel="training PSNR (dB)", title="PSNR per second")
 figure.tight_layout()
 plt.show()
-nerv_history, hnerv_history = fit(nerv_config)[1], fit(config)[1]
-reached = [
+nerv_history, hnerv_history = nerv_record["history"], hnerv_record["history"]
+passes = [
     e
     for e, p in zip(hnerv_history["epoch"], hnerv_history["psnr"])
     if p >= nerv_history["psnr"][-1]
 ]
 print(
-    f"NeRV's final training PSNR ({nerv_history['psnr'][-1]:.2f} dB after {scale.epochs} epochs): "
-    + (f"HNeRV passes it at epoch {reached[0]}" if reached else "HNeRV never reaches it")
+    f"NeRV's final training PSNR ({nerv_history['psnr'][-1]:.2f} dB after {nerv_record['epochs']} "
+    "epochs): " + (f"HNeRV passes it at epoch {passes[0]}" if passes else "HNeRV never reaches it")
 )
-print(
-    f"seconds per epoch: NeRV {nerv_history['seconds'][-1] / scale.epochs:.3f}, "
-    f"HNeRV {hnerv_history['seconds'][-1] / scale.epochs:.3f} "
-    "(wall time: HNeRV's steps also run its encoder; other jobs on the machine count too)"
-)
-
-# %%
-epoch_counts = sorted({max(scale.epochs // 4, 1), max(scale.epochs // 2, 1), scale.epochs})
-table3 = {
-    name: [run(chosen, e)[1] for e in epoch_counts]
-    for name, chosen in [("NeRV", nerv_config), ("HNeRV", config)]
-}
-print("Table 3, paper (Bunny 640x1280, 0.75M; epochs 300 600 1200 1800 2400 3600):")
-print("  NeRV  28.46 29.15 29.57 29.73 29.77 29.86\n  HNeRV 32.81 33.89 34.51 34.73 34.88 35.03")
-print(f"ours ({scale.describe()}, {device}; epochs {epoch_counts}):")
-for name, row in table3.items():
-    print(f"  {name:<5} " + " ".join(f"{value:5.2f}" for value in row))
-ahead = all(h > n for h, n in zip(table3["HNeRV"], table3["NeRV"]))
-print(f"HNeRV ahead at every epoch count: paper yes, ours {'yes' if ahead else 'no'}")
-
-# %% [markdown]
-# The paper's columns are 300 to 3600 epochs of 132 large frames; ours are the epoch counts
-# printed above, on the scale's frames. Where the shortest runs favour NeRV (at the quick
-# scale a 10-epoch run is only 40 steps), a likely reason is that HNeRV must first train its
-# encoder before the embeddings carry anything, while NeRV's input (the time) is useful from
-# the first step.
 
 # %% [markdown]
 # ## The paper's four ablations, at this scale (Tables 8-11)
 #
-# One choice at a time from the baseline (K 1,5; r 1.2; 2x4 grid; d 16), every variant solved
-# for the same budget by `hnerv_budget`. To keep the notebook short the ablations train for
-# half the scale's epochs (the paper: 300 at 1.5M on Bunny 640x1280). At the quick scale the
-# 12-channel floor can push a variant over the budget, so each row prints its size.
+# One choice at a time from the baseline (K 1,5; r 1.2; 2x4 grid; d 16), each variant solved
+# for the same budget by `hnerv_budget`; each table prints each row's size. Three seeds for the
+# orderings the paper argues for (a wider kernel range, r = 1.2, d = 16, each against the
+# alternative it argues against most); the grid table runs one seed, and its 1x2 and 4x8 rows
+# also change the strides, so the number of blocks (printed below it).
 
 # %%
-ablation_epochs = max(scale.epochs // 2, 1)
-budget = (scale.model_params, scale.frames, scale.height, scale.width)
-
-
-def variant(**changes):
-    """The baseline with some changes, solved for the budget; None (says why) if unbuildable."""
-    try:
-        return hnerv_budget(*budget, **changes)
-    except ValueError as error:
-        print(f"  skipped {changes}: {error}")
-        return None
-
-
-def show(title, rows):
-    """Rows of (name, config, paper PSNR, paper MS-SSIM): ours beside the paper's, and the order."""
-    print(f"\n{title} | ours: {scale.name} scale, {device}, {ablation_epochs} epochs, Bunny")
-    print(
-        f"{'':<6} {'paper PSNR':>10} {'MS-SSIM':>8} | {'ours PSNR':>9} {'MS-SSIM':>8} {'size':>8}"
-    )
-    ours = {}
-    for name, chosen, paper_psnr, paper_ssim in rows:
-        if chosen is None:
-            print(f"{name:<6} {paper_psnr:10.2f} {paper_ssim:8.4f} | not buildable here")
-            continue
-        size, ours[name], ssim = run(chosen, ablation_epochs)
-        print(
-            f"{name:<6} {paper_psnr:10.2f} {paper_ssim:8.4f} | "
-            f"{ours[name]:9.2f} {ssim:8.4f} {size:7.4f}M"
-        )
-    paper_order = [row[0] for row in sorted(rows, key=lambda row: -row[2]) if row[0] in ours]
-    our_order = sorted(ours, key=lambda name: -ours[name])
-    verdict = "same order" if paper_order == our_order else "a different order"
-    print(f"best PSNR first: paper {paper_order}, ours {our_order}: {verdict}")
-
-
 start = time.perf_counter()
-show(
-    "Table 8, kernels K_min,K_max",
-    [
-        ("1,3", variant(kernel_min=1, kernel_max=3), 35.02, 0.9752),
-        ("1,5", variant(), 35.19, 0.9773),
-        ("1,7", variant(kernel_min=1, kernel_max=7), 35.07, 0.9757),
-        ("3,3", variant(kernel_min=3, kernel_max=3), 33.09, 0.9587),
-    ],
-)
-show(
-    "Table 9, reduction r",
-    [
-        ("1", variant(reduction=1.0), 34.96, 0.9745),
-        ("1.2", variant(), 35.19, 0.9773),
-        ("1.5", variant(reduction=1.5), 34.98, 0.9762),
-        ("2", variant(reduction=2.0), 34.32, 0.9715),
-    ],
-)
-grid_rows = [
-    ("1x2", variant(grid=(1, 2)), 34.79, 0.9735),
-    ("2x4", variant(), 35.19, 0.9773),
-    ("4x8", variant(grid=(4, 8)), 35.12, 0.9761),
-]
-show("Table 10, embedding grid h x w", grid_rows)
-print(
-    "strides: " + ", ".join(f"{name} {chosen.strides}" for name, chosen, *_ in grid_rows if chosen)
-)
-show(
-    "Table 11, embedding channels d",
-    [
-        ("8", variant(embed_dim=8), 35.13, 0.9770),
-        ("16", variant(), 35.19, 0.9773),
-        ("32", variant(embed_dim=32), 35.08, 0.9758),
-    ],
-)
-print(f"\nall ablations: {time.perf_counter() - start:.0f} s")
+ablations, ablations_order = {}, [HNERV_KERNELS, HNERV_REDUCTION, HNERV_CHANNELS, HNERV_GRID]
+for experiment, seeds in [
+    (HNERV_KERNELS, 3),
+    (HNERV_REDUCTION, 3),
+    (HNERV_CHANNELS, 3),
+    (HNERV_GRID, 1),
+]:
+    print(f"{experiment.name}:")
+    ablations[experiment.name] = run(experiment, scale, seeds=seeds, device=device)
+    ablations[experiment.name].save(results_folder(scale))
+print(f"all ablations: {time.perf_counter() - start:.0f} s")
+for results in ablations.values():
+    print()
+    results.show()
+grids = {"1x2": (1, 2), "2x4": (2, 4), "4x8": (4, 8)}
+strides = {
+    name: hnerv_shape(scale.height, scale.width, grid=g).strides for name, g in grids.items()
+}
+print("strides: " + ", ".join(f"{name} {value}" for name, value in strides.items()))
 
 # %% [markdown]
-# Read these for direction only. The paper's rows differ by tenths of a dB after 300 epochs
-# of a 1.5M model on 132 large frames; ours are one seed of the much shorter runs of the scale
-# printed above, where tenths of a dB are noise, the width floor can make the sizes unequal
-# (each row prints its size), and the grid variants even change the number of blocks (the
-# strides line under Table 10). The "same order" lines are computed, not written by hand.
-# Rerun at the lesson or paper scale on a GPU to test the paper's ordering.
+# HNeRV beats NeRV at equal size with three seeds, and every Table 2 row beats the floor.
+# Where a verdict reads "within noise", the per-seed scores below say why. At half the epochs
+# HNeRV is still catching up (the seed-0 curves above: it needs about half of the full run to
+# reach NeRV's final PSNR, because its encoder must first learn embeddings that carry the
+# frame, while NeRV's input, the time, is useful from the first step), so its seeds straddle
+# NeRV's. In the kernel table one seed of K 3,3 stalls near the floor, which makes its spread
+# larger than the gap. A row under the floor is printed with its training PSNR, to tell a
+# model that cannot fit the clip from one that fits but scores badly.
+
+# %%
+def per_seed(experiment, label, seeds):
+    return [fit(experiment, label, scale, seed, device)[1] for seed in range(seeds)]
+
+
+for experiment, label, seeds in [
+    (HNERV_VS_NERV, "HNeRV, 1/2 epochs", 3),
+    (HNERV_KERNELS, "3,3", 3),
+    (HNERV_REDUCTION, "2", 3),
+]:
+    scores = [f"{record['psnr'].mean():.2f}" for record in per_seed(experiment, label, seeds)]
+    print(f"{experiment.name} {label}: per seed {', '.join(scores)} dB")
+for experiment, results in [(HNERV_VS_NERV, table2), *zip(ablations_order, ablations.values())]:
+    floor = results.rows[0]["psnr_mean"]
+    for line in results.rows[1:]:
+        if line["psnr_mean"] < floor:
+            record = fit(experiment, line["row"], scale, 0, device)[1]
+            print(
+                f"{experiment.name} {line['row']}: {line['psnr_mean']:.2f} dB, under the floor "
+                f"({floor:.2f}); its training PSNR ends at {record['history']['psnr'][-1]:.2f} dB"
+            )
+
+# %% [markdown]
+# The sizes are the budget solver's: where the 12-channel width floor binds (K 3,3; r 2) a
+# variant holds more parameters than the baseline, as printed. The 1x2 grid needs five blocks
+# from a 1x2 map at this frame size (strides above) and stores 32 numbers per frame; 4x8
+# stores 512 and needs three blocks. At the lesson or paper scale on a GPU, where runs are long
+# enough not to stall, rerun the lesson to test the paper's smaller gaps.
 #
 # ## The copy, frame by frame
 #
@@ -928,11 +1008,11 @@ print(f"\nall ablations: {time.perf_counter() - start:.0f} s")
 # %%
 from nerv_lessons.viz import to_image
 
-hnerv_model, nerv_model = fit(config)[0], fit(nerv_config)[0]
-hnerv_quality, nerv_quality = fit(config)[2], fit(nerv_config)[2]
+hnerv_model, nerv_model = hnerv_setup.model, nerv_setup.model
+hnerv_quality, nerv_quality = hnerv_record, nerv_record
 worst = int(hnerv_quality["psnr"].argmin())
 hnerv_copy = reconstruct(hnerv_model, video, frames_in)[worst]
-nerv_copy = reconstruct(nerv_model, video)[worst]
+nerv_copy = reconstruct(nerv_model, video, frame_times)[worst]
 copies = {
     "original": video[worst],
     f"HNeRV, {hnerv_quality['psnr'][worst]:.2f} dB": hnerv_copy,
@@ -988,8 +1068,11 @@ for chosen in [paper_config, config]:
 #   embeddings and the decoder count as size, because the encoder is thrown away after encoding.
 # - HNeRV blocks (kernels 1 to 5, widths / 1.2) spread the parameters across the stages where
 #   NeRV blocks pile them into the first; `hnerv_budget` picks c2 for a size (Table 15's c2s).
-# - At equal size HNeRV beats NeRV in the paper by about 4 dB; the quick scale only shows the
-#   code running and the direction; the ablations need the larger scales.
+# - At equal size HNeRV beats NeRV: by about 4 dB in the paper, and by the gap printed above
+#   over three seeds at this scale, both far above the mean-frame floor. The experiments
+#   (`hnerv-vs-nerv`, `hnerv-kernels`, ...) are registered here; `nerv-lessons run` runs them.
+# - The ablations' verdicts are computed from the seeds; short runs stall now and then, so
+#   the paper's tenths of a dB need the larger scales.
 
 # %%
 print(f"lesson time: {time.perf_counter() - notebook_start:.0f} s on {device} ({scale.name} scale)")

@@ -509,7 +509,7 @@ print("paper 004 (ReadySetGo, RTX 3090): Res-NeRV / NeRV = 3.01x GMACs, 1.26x de
 # ## Training the three at equal size
 #
 # Same recipe as lesson 04, HNeRV's (`TrainConfig.hnerv`: Adam (0.9, 0.999), L2, warm-up
-# 0.1, batch 2, lr 1e-3, which the quick scale multiplies by 5 for its ~160 steps); the
+# 0.1, batch 2, lr 1e-3, which the quick scale multiplies by 5 for its ~640 steps); the
 # reference code of paper 000 trains both of its models with HNeRV's recipe too (lr 0.00099).
 # Every model takes the frames as input (`frames_in`).
 

@@ -445,7 +445,7 @@ print(f"at the paper's 1.5M (132 frames of 640x1280), in 26ths: {paper_split}")
 # paper's c2), both trained with HNeRV's recipe (`TrainConfig.hnerv`). The two-stream model
 # trains with its own code's (`TrainConfig.recipe("two_stream", ...)`: lr 2e-3 and batch 1
 # from its README, L2 as its text says, HNeRV's schedule). The quick scale multiplies every
-# lr by 5 and takes 4 frames per step (its runs are ~160 steps). NeRV takes times, HNeRV
+# lr by 5 (its runs are 640 to 1,280 steps). NeRV takes times, HNeRV
 # frames, the two-stream model both.
 
 # %%

@@ -474,7 +474,7 @@ for name, rows in hole_scores.items():
 # At the quick scale the non-learned fill-in wins inside the holes, for both masks, as printed
 # above. That is not surprising: the moving objects let `fill_holes` copy the true pixels
 # from nearby frames, the 6-pixel boxes are small enough to interpolate from their edges, and
-# a 0.05M-parameter HNeRV trained for 160 steps is blurry everywhere (its raw output scores
+# a 0.05M-parameter HNeRV trained for a few hundred steps is blurry everywhere (its raw output scores
 # below the masked input on the whole frame for the boxes). Pasting its output into the holes
 # only, the paper's protocol, is what lifts it far above both the masked input and its own
 # raw output on the whole frame. Whether HNeRV beats the

@@ -2,8 +2,13 @@
 and every kind of damage refused."""
 
 import copy
+import dataclasses
+import importlib.util
+import json
 import struct
+import time
 import zlib
+from pathlib import Path
 
 import pytest
 import torch
@@ -14,17 +19,19 @@ from nerv_lessons.bitstream import (
     PRELUDE,
     VERSION,
     BitstreamError,
+    HeaderError,
     ModelKind,
     decode,
     decode_model,
     encode,
     kind_of,
+    pack,
     quantize_model,
     quantized_frames,
     read_header,
     register_kind,
 )
-from nerv_lessons.compress import prune_global
+from nerv_lessons.compress import EOF_SYMBOL, make_permanent, prune_global
 from nerv_lessons.hnerv import HNeRV, HNeRVConfig, frames_in
 from nerv_lessons.metrics import bits_per_pixel
 from nerv_lessons.nerv import NeRV, NeRVConfig
@@ -274,3 +281,274 @@ def test_statistics_are_float32_per_tensor_and_float16_per_axis(trained_hnerv, h
     expected = sum((4 if q.axis is None else 2) * q.statistics() for q in parts.values())
     assert header["stats_bytes"] == expected
     assert any(e["axis"] is not None for e in header["tensors"])  # per-axis pairs are used
+
+
+# --- a decoder that trusts nothing: intact files whose header lies ----------------------------
+
+FUZZ_SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "fuzz_bitstream.py"
+
+
+def lying(data: bytes, change, payload=None) -> bytes:
+    """The file with its header changed by change(header) (and its payload by payload(bytes))
+    and the CRC recomputed: intact, and lying."""
+    header, original = read_header(data)
+    header = copy.deepcopy(header)
+    change(header)
+    return pack(header, original if payload is None else payload(original))
+
+
+def _top(**values):
+    return lambda header: header.update(values)
+
+
+def _config(**values):
+    return lambda header: header["config"].update(values)
+
+
+def _tensor(index, **values):
+    return lambda header: header["tensors"][index].update(values)
+
+
+def _changed(path, change):
+    """change(old value) -> new value, at a path of keys and indices into the header."""
+
+    def apply(header):
+        *parents, last = path
+        for key in parents:
+            header = header[key]
+        header[last] = change(header[last])
+
+    return apply
+
+
+def _longest_code(header):  # the entry with the longest code: changing it breaks the tree
+    return max(range(len(header["huffman_lengths"])), key=lambda i: header["huffman_lengths"][i][1])
+
+
+def _code_length(change):  # change(old length) -> new length, for the longest code
+    def apply(header):
+        entry = header["huffman_lengths"][_longest_code(header)]
+        entry[1] = change(entry[1])
+
+    return apply
+
+
+def _drop_end_marker(header):
+    header["huffman_lengths"] = [e for e in header["huffman_lengths"] if e[0] != EOF_SYMBOL]
+
+
+def _symbol_past_the_bits(header):  # 8-bit weights: symbols 0..255; 256 needs 9 bits
+    header["huffman_lengths"][_longest_code(header)][0] = 256
+
+
+def _symbol_twice(header):
+    header["huffman_lengths"][2][0] = header["huffman_lengths"][1][0]
+
+
+def _embeddings(**values):  # the last tensor of an HNeRV file
+    return lambda header: header["tensors"][-1].update(values)
+
+
+# (what the header says, how to make it say so, what the message must name)
+HEADER_LIES = [
+    ("frames 0", _top(frames=0), r"'frames' holds 0; allowed: int in 1\.\.65536"),
+    ("frames 10^9", _top(frames=10**9), r"'frames' holds 1000000000"),
+    ("frames -3", _top(frames=-3), r"'frames' holds -3"),
+    ("frames 4x", _changed(["frames"], lambda n: 4 * n), r"'frames' holds 16.*'embeddings'"),
+    ("frames a float", _top(frames=4.0), r"'frames' holds 4\.0"),
+    ("frames true", _top(frames=True), r"'frames' holds True"),
+    ("height +5", _changed(["height"], lambda n: n + 5), r"'height' holds 85.*80x160"),
+    ("kind unknown", _top(kind="hnerv2"), r"'kind' holds 'hnerv2'.*not registered"),
+    ("kind nerv", _top(kind="nerv"), r"'config\.\w+' is missing"),
+    ("field unknown", _top(colour="red"), r"'colour' holds 'red'; allowed: nothing"),
+    ("field missing", lambda header: header.pop("stats_bytes"), r"'stats_bytes' is missing"),
+    ("fc_dim 10^6", _config(fc_dim=10**6), r"'config\.fc_dim' holds 1000000.*0\.\.65536"),
+    ("fc_dim 60000", _config(fc_dim=60000), r"'tensors\[0\]\.shape'.*config builds"),
+    ("fc_dim + 1", _changed(["config", "fc_dim"], lambda n: n + 1), r"'tensors\[0\]\.shape'"),
+    (
+        "fc_dim missing",
+        lambda header: header["config"].pop("fc_dim"),
+        r"'config\.fc_dim' is missing",
+    ),
+    ("fc_dim a string", _config(fc_dim="12"), r"'config\.fc_dim' holds '12'"),
+    ("config unknown field", _config(colour="red"), r"'config\.colour'"),
+    ("strides short", _changed(["config", "strides"], lambda s: s[:-1]), r"'tensors\[\d+\]"),
+    ("strides empty", _config(strides=[]), r"'config\.strides' holds \[\]"),
+    ("strides do not divide", _config(strides=[7, 2, 2, 2]), r"'config' does not build.*divisible"),
+    ("activation", _config(activation="__import__('os')"), r"'config'.*unknown activation"),
+    ("renamed tensor", _tensor(0, name="stem.0.weigth"), r"'tensors\[0\]\.name' holds 'stem"),
+    (
+        "tensor dropped",
+        lambda header: header["tensors"].pop(),
+        r"'stats_bytes' holds \d+; allowed: \d+, the min/scale bytes of the 12 tensors",
+    ),
+    ("shape negative", _tensor(0, shape=[-12, 4, 1, 1]), r"'tensors\[0\]\.shape\[0\]' holds -12"),
+    (
+        "shape huge",
+        _tensor(0, shape=[10**6, 10**6]),
+        r"'tensors' lists shapes of \d{13} numbers",
+    ),
+    ("shape 9 dims", _tensor(0, shape=[1] * 9), r"'tensors\[0\]\.shape' holds \[1, 1"),
+    ("axis past the shape", _tensor(1, axis=1), r"'tensors\[1\]\.axis' holds 1"),
+    ("axis 99", _tensor(0, axis=99), r"'tensors\[0\]\.axis' holds 99"),
+    ("bits 0", _tensor(0, bits=0), r"'tensors\[0\]\.bits' holds 0; allowed: int in 1\.\.16"),
+    ("bits 64", _tensor(0, bits=64), r"'tensors\[0\]\.bits' holds 64"),
+    ("bits below the symbols", _embeddings(bits=5), r"'tensors\[12\]\.bits' holds 5.*reach 63"),
+    ("embeddings that fit no decoder", _embeddings(shape=[4, 4, 4, 2]), r"'tensors\[12\]\.shape'"),
+    ("stats_bytes + 2", _changed(["stats_bytes"], lambda n: n + 2), r"'stats_bytes' holds"),
+    ("stats_bytes huge", _top(stats_bytes=10**9), r"'stats_bytes' holds 1000000000"),
+    ("code table empty", _top(huffman_lengths=[]), r"'huffman_lengths' holds \[\]"),
+    ("code not prefix-free", _code_length(lambda old: 1), r"'huffman_lengths'.*Kraft sum"),
+    ("code incomplete", _code_length(lambda old: old + 1), r"Kraft"),
+    ("code 200 bits", _code_length(lambda old: 200), r"'huffman_lengths\[\d+\]'.*1\.\.64"),
+    ("code without end", _drop_end_marker, r"'huffman_lengths' has no end marker"),
+    ("symbol listed twice", _symbol_twice, r"'huffman_lengths\[2\]'.*listed twice"),
+    ("symbol past the bits", _symbol_past_the_bits, r"'huffman_lengths\[\d+\]'.*0\.\.255"),
+    ("symbol not an int", _changed(["huffman_lengths", 0], lambda e: ["a", 1]), r"pair of ints"),
+]
+
+
+@pytest.mark.parametrize(
+    "change, field", [lie[1:] for lie in HEADER_LIES], ids=[lie[0] for lie in HEADER_LIES]
+)
+def test_a_header_that_lies_is_refused_naming_the_field(hnerv_file, change, field):
+    with pytest.raises(HeaderError, match=field):
+        decode(lying(hnerv_file, change))
+
+
+def test_a_pruned_model_round_trips_though_its_tensors_come_in_another_order(trained_hnerv):
+    # make_permanent re-registers each pruned weight, so the state_dict lists it after its
+    # bias: the header's order is the model's, and decode takes any order.
+    model, embeddings = trained_hnerv
+    pruned = copy.deepcopy(model)
+    prune_global(pruned.decoder, 0.3)
+    make_permanent(pruned.decoder)
+    data = encode(pruned, embeddings)
+    names = [entry["name"] for entry in read_header(data)[0]["tensors"]]
+    assert names.index("stem.0.bias") < names.index("stem.0.weight")
+    assert torch.equal(decode(data), quantized_frames(pruned, embeddings))
+
+
+def test_a_header_refused_by_the_schema_costs_no_work(hnerv_file):
+    # decode used to build 10^9 frames, or a 10^6-wide decoder, before anything checked them
+    start = time.perf_counter()
+    for change in (_top(frames=10**9), _config(fc_dim=10**6), _config(fc_dim=60000)):
+        with pytest.raises(HeaderError):
+            decode(lying(hnerv_file, change))
+    assert time.perf_counter() - start < 2
+
+
+def test_an_intact_file_repacks_to_itself(hnerv_file):
+    assert pack(*read_header(hnerv_file)) == hnerv_file
+    assert torch.equal(decode(lying(hnerv_file, lambda header: None)), decode(hnerv_file))
+
+
+@pytest.fixture(scope="module")
+def nerv_file():
+    torch.manual_seed(0)
+    return encode(NeRV(NeRVConfig(**TINY_NERV)), frames=4)
+
+
+@pytest.mark.parametrize(
+    "frames, field",
+    [(0, r"'frames' holds 0"), (10**9, r"'frames' holds 10{9}"), (2**16 + 1, r"1\.\.65536")],
+)
+def test_a_nerv_file_asks_for_no_more_frames_than_the_limit(nerv_file, frames, field):
+    # A NeRV draws any number of frames from one network: only the limit bounds its count.
+    with pytest.raises(HeaderError, match=field):
+        decode(lying(nerv_file, _top(frames=frames)))
+    assert decode(lying(nerv_file, _top(frames=5))).shape == (5, 3, 80, 160)
+
+
+def test_not_json_or_no_object_is_refused(hnerv_file):
+    header, payload = read_header(hnerv_file)
+    with pytest.raises(HeaderError, match=r"'header' holds \[1, 2\]"):
+        decode(pack([1, 2], payload))
+    text = json.dumps(header).replace('"frames":', '"frames":NaN,"frames2":')
+    with pytest.raises(HeaderError, match="'header' holds NaN"):
+        decode(_file(text.encode(), payload))
+    twice = json.dumps(header).replace('"frames":', '"frames":4,"frames":')
+    with pytest.raises(HeaderError, match="'frames' is given twice"):
+        decode(_file(twice.encode(), payload))
+    for text in (b"\xff\xfe{}", b'{"kind": "hnerv"', b"[" * 100_000):
+        with pytest.raises(HeaderError, match="'header' is not UTF-8 JSON"):
+            decode(_file(text, payload))
+
+
+def _file(header_bytes: bytes, payload: bytes) -> bytes:
+    """A file around any header bytes, JSON or not, with a valid CRC."""
+    body = PRELUDE.pack(MAGIC, VERSION, len(header_bytes), len(payload)) + header_bytes + payload
+    return body + struct.pack("<I", zlib.crc32(body))
+
+
+def test_a_payload_that_lies_is_refused(hnerv_file):
+    def nan_first(payload):  # the first tensor's min: NaN as float32 and as float16
+        return b"\xff" * 4 + payload[4:]
+
+    with pytest.raises(HeaderError, match=r"'tensors\[0\]'.*not finite"):
+        decode(lying(hnerv_file, lambda header: None, nan_first))
+    with pytest.raises(BitstreamError, match="payload"):
+        decode(lying(hnerv_file, lambda header: None, lambda payload: payload + b"\x00" * 3))
+
+
+def test_a_lie_about_what_the_file_does_not_store_allocates_nothing(bunny):
+    # res_hnerv builds a whole HNeRV, encoder included, and keeps its decoder. decode builds
+    # on the meta device and assigns the file's weights, so a 60000-wide encoder (never
+    # stored, so no check can see it) is never allocated: some 10^11 numbers otherwise.
+    torch.manual_seed(0)
+    model = res_hnerv(HNeRVConfig(**TINY_HNERV))
+    with torch.no_grad():
+        data = encode(model, model.encode(bunny[:2]))
+    wide = lying(data, _config(encoder_width=60000))
+    assert torch.equal(decode(wide), decode(data))
+
+
+def _fuzzer():
+    spec = importlib.util.spec_from_file_location("fuzz_bitstream", FUZZ_SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_fuzzed_files_raise_bitstream_error_every_time(hnerv_file, nerv_file):
+    # benchmarks/fuzz_bitstream.py's cases: half damage (CRC as it was), half lies (CRC
+    # recomputed); a case fails if frames come back or another exception escapes.
+    counts, failures = _fuzzer().fuzz({"hnerv": hnerv_file, "nerv": nerv_file}, 500, seed=0)
+    assert not failures, "\n".join(failures[:10])
+    breaks = ("truncate", "flip", "edit", "replace", "delete", "add", "nudge")
+    assert all(counts[f"break: {how}"] > 0 for how in breaks), counts
+
+
+def test_an_error_the_checks_miss_still_comes_out_as_a_bitstream_error(hnerv_file, monkeypatch):
+    # The safety net under the checks: simulate a gap, a render that fails on real tensors.
+    kind = MODEL_KINDS["hnerv"]
+
+    def render(network, embeddings, indices, frames):
+        if indices.is_meta:  # the checks' dry run on shapes passes...
+            return kind.render(network, embeddings, indices, frames)
+        raise RuntimeError("a gap in the checks")  # ...and the real one fails
+
+    monkeypatch.setitem(MODEL_KINDS, "hnerv", dataclasses.replace(kind, render=render))
+    with pytest.raises(BitstreamError, match="drawing the frames failed although the file passed"):
+        decode(hnerv_file)
+
+
+def test_a_kind_with_state_the_file_does_not_keep_is_built_for_real():
+    # decode assigns the file's weights to a part built on meta; a part with a buffer the
+    # file does not keep (non-persistent) would keep a meta tensor, so it is built for real.
+    class Buffered(NeRV):
+        def __init__(self, config):
+            super().__init__(config)
+            self.register_buffer("scratch", torch.ones(3), persistent=False)
+
+    nerv = MODEL_KINDS["nerv"]
+    register_kind(
+        "buffered-test", ModelKind(Buffered, NeRVConfig, nerv.stored, Buffered, nerv.render, ())
+    )
+    try:
+        model = Buffered(NeRVConfig(**TINY_NERV))
+        data = encode(model, frames=3)
+        assert not decode_model(data)[1].scratch.is_meta
+        assert torch.equal(decode(data), quantized_frames(model, frames=3))
+    finally:
+        del MODEL_KINDS["buffered-test"]

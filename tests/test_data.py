@@ -1,3 +1,6 @@
+import ast
+import re
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -8,10 +11,18 @@ from nerv_lessons.data import (
     bunny_path,
     center_crop,
     check_frames,
+    check_size,
     check_strides,
+    factor_strides,
+    grid_of,
     load_clip,
     load_video,
+    no_strides_error,
     resize,
+    sizes_near,
+    stride_options,
+    strides_line,
+    suggest_crop,
     write_yuv420,
 )
 from nerv_lessons.metrics import psnr
@@ -153,6 +164,105 @@ def test_crop_larger_than_the_frame(tmp_path, quantized):
         load_video(folder)
 
 
+def test_a_crop_too_large_names_one_to_pass_that_works(tmp_path, bunny):
+    # A reader's 272x640 clip: the papers' crop does not fit, and the error says what does.
+    folder = write_frames(tmp_path / "png", resize(center_crop(bunny[:2], 68, 160), 272, 640))
+    with pytest.raises(ValueError, match="larger than the frame 272x640") as error:
+        load_video(folder)
+    assert "crop=None" in str(error.value)
+    argument = re.search(r"crop=(\(\d+, \d+\))", str(error.value)).group(1)
+    assert argument == "(270, 540)"
+    clip = load_video(folder, crop=ast.literal_eval(argument))  # pasted as it stands
+    assert clip.shape == (2, 3, 270, 540)
+
+
+# --- which sizes the models take -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "total, strides",
+    [
+        (320, (5, 4, 4, 2, 2)),  # HNeRV at 640x1280
+        (240, (5, 4, 3, 2, 2)),  # HNeRV at 480x960
+        (480, (5, 4, 4, 3, 2)),  # HNeRV at 960x1920
+        (80, (5, 2, 2, 2, 2)),  # NeRV at 720x1280
+        (40, (5, 2, 2, 2)),  # the quick scale
+        (64, (4, 2, 2, 2, 2)),
+        (3125, (5, 5, 5, 5, 5)),
+        (2, (2,)),
+        (6250, None),  # 2 x 5^5: six strides
+        (35, None),  # 7 is no stride
+        (1, None),
+    ],
+)
+def test_factor_strides_takes_the_most_stages_then_the_largest(total, strides):
+    assert factor_strides(total) == strides
+
+
+def test_stride_options_are_every_total_stride_both_sides_share():
+    grids = [grid_of(272, 640, s) for s in stride_options(272, 640)]
+    assert grids == [(17, 40), (34, 80), (68, 160), (136, 320)]  # 16 = gcd(272, 640)
+    assert stride_options(127, 254) == []
+    assert strides_line("HNeRV", 128, 320, (4, 4, 2, 2), "why") == (
+        "HNeRV: strides 4,4,2,2 -> grid 2x5 for 128x320 (why)"
+    )
+
+
+@pytest.mark.parametrize(
+    "height, width, crop",
+    [
+        (272, 640, (270, 540)),  # 270 / 2 = 135 = 5 * 3 * 3 * 3
+        (720, 1280, (640, 1280)),  # the papers' own crop of Bunny
+        (640, 272, (128, 256)),  # portrait: the largest 1:2 crop lies across it
+        (4, 8, (4, 8)),
+        (3, 7, None),  # under 4x8
+    ],
+)
+def test_suggest_crop_is_the_largest_1_to_2_crop_with_a_2x4_grid(height, width, crop):
+    assert suggest_crop(height, width) == crop
+
+
+def test_sizes_near_keep_the_shape_and_go_both_ways():
+    def tens(h, w):
+        return h % 10 == 0
+
+    assert sizes_near(127, 254, tens) == [(120, 240), (130, 260)]
+    assert sizes_near(5, 10, lambda h, w: False) == []
+
+
+def test_the_no_strides_error_is_copy_pasteable():
+    message = str(no_strides_error("NeRV", 127, 254, lambda h, w: h % 8 == 0))
+    calls = re.findall(r"load_video\(path, ([^)]*\)?)\)", message)
+    assert calls == ["crop=None, size=(120, 240)", "crop=None, size=(128, 256)", "crop=(120, 240)"]
+    assert "none near it" in str(no_strides_error("NeRV", 1, 1, lambda h, w: False))
+
+
+@pytest.mark.parametrize(
+    "height, width, error, message",
+    [
+        (0, 8, ValueError, "height=0: a size is at least 1 pixel"),
+        (8, -4, ValueError, "width=-4"),
+        (8.0, 8, TypeError, "height=8.0: sizes are whole pixels"),
+        (8, "8", TypeError, "width='8'"),
+        (True, 8, TypeError, "height=True"),
+    ],
+)
+def test_bad_sizes_are_refused(height, width, error, message):
+    with pytest.raises(error, match=message):
+        check_size(height, width)
+    with pytest.raises(error, match=message):
+        suggest_crop(height, width)
+    with pytest.raises(error, match=message):
+        check_strides(height, width, (2,))
+
+
+def test_whole_numbers_of_any_integer_type_are_sizes():
+    check_size(np.int64(80), 160)
+    assert suggest_crop(np.int32(272), 640) == (270, 540)
+    with pytest.raises(ValueError, match="each is a whole number, at least 1"):
+        check_strides(80, 160, (5, 0))
+
+
 def test_size_the_strides_do_not_divide():
     with pytest.raises(ValueError, match=r"not divisible by the strides \(5, 4, 4, 2, 2\)"):
         load_video(bunny_path(), frames=1, size=(100, 200), strides=(5, 4, 4, 2, 2))
@@ -204,3 +314,16 @@ def test_check_frames_names_the_problem(frames, error, message):
 
 def test_check_frames_accepts_a_declared_peak():
     check_frames(torch.full((1, 3, 2, 2), 255.0), peak=255)
+
+
+def test_select_frames_takes_every_step_th_frame_and_says_when_the_clip_is_short():
+    from dataclasses import replace
+
+    from nerv_lessons.data import select_frames
+    from nerv_lessons.scales import SCALES
+
+    clip = torch.arange(20.0).view(20, 1, 1, 1).expand(20, 3, 2, 2)
+    scale = replace(SCALES["quick"], frames=3, frame_step=8)
+    assert select_frames(clip, scale)[:, 0, 0, 0].tolist() == [0.0, 8.0, 16.0]
+    with pytest.raises(ValueError, match="need 25"):
+        select_frames(clip, replace(scale, frames=4))

@@ -2,11 +2,15 @@
 and bad input."""
 
 import math
+from dataclasses import replace
 
 import pytest
 import torch
 
+from nerv_lessons.bitstream import decode, encode, quantized_frames
+from nerv_lessons.data import grid_of, stride_options
 from nerv_lessons.hnerv import (
+    PAPER_STRIDES,
     BaselineNeRV,
     Encoder,
     HNeRV,
@@ -114,11 +118,130 @@ def test_frames_in_gives_the_frames_of_a_batch():
     assert torch.equal(frames_in(video, torch.tensor([3, 1])), video[[3, 1]])
 
 
-def test_strides_for_other_grids_and_sizes():
-    assert hnerv_strides(80, 160) == (5, 2, 2, 2)
-    assert hnerv_strides(320, 640) == (5, 4, 2, 2, 2)
-    assert hnerv_strides(640, 1280, grid=(1, 2)) == (5, 4, 4, 4, 2)
-    assert hnerv_strides(640, 1280, grid=(4, 8)) == (5, 4, 2, 2, 2)
+# What the picker chose before it took any size (pinned then): the course's three scales and
+# the paper's three sizes, at the grids lesson 04's ablation uses. These must never change.
+PINNED_STRIDES = [
+    (80, 160, (2, 4), (5, 2, 2, 2)),
+    (80, 160, (1, 2), (5, 2, 2, 2, 2)),
+    (80, 160, (4, 8), (5, 2, 2)),
+    (320, 640, (2, 4), (5, 4, 2, 2, 2)),
+    (320, 640, (1, 2), (5, 4, 4, 2, 2)),
+    (320, 640, (4, 8), (5, 2, 2, 2, 2)),
+    (640, 1280, (2, 4), (5, 4, 4, 2, 2)),
+    (640, 1280, (1, 2), (5, 4, 4, 4, 2)),
+    (640, 1280, (4, 8), (5, 4, 2, 2, 2)),
+    (480, 960, (2, 4), (5, 4, 3, 2, 2)),
+    (960, 1920, (2, 4), (5, 4, 4, 3, 2)),
+]
+
+
+@pytest.mark.parametrize("height, width, grid, strides", PINNED_STRIDES)
+def test_the_course_and_paper_strides_are_pinned(height, width, grid, strides, capsys):
+    assert hnerv_strides(height, width, grid=grid) == strides
+    if grid == (2, 4):  # the paper's grid is also the one it picks, and it picks it quietly
+        assert hnerv_strides(height, width) == strides
+    assert capsys.readouterr().out == ""
+
+
+def test_the_rule_gives_the_papers_strides_without_looking_them_up():
+    for (height, width), strides in PAPER_STRIDES.items():
+        assert hnerv_strides(height, width) == strides
+
+
+# --- any frame size: the grid nearest the paper's 2x4 ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    "height, width, strides, grid",
+    [
+        (128, 320, (4, 2, 2, 2, 2), (2, 5)),  # 2x4 does not fit; 2x5 is nearest (10 cells)
+        (720, 1280, (5, 2, 2, 2, 2), (9, 16)),  # HiNeRV's grid: a total stride of 80
+        (1080, 1920, (5, 3, 2, 2, 2), (9, 16)),
+        (480, 640, (5, 4, 2, 2, 2), (3, 4)),  # 4:3
+        (256, 256, (4, 4, 2, 2, 2), (2, 2)),  # 4 cells beat 16
+        (270, 540, (5, 3, 3, 3), (2, 4)),
+        (272, 640, (2, 2, 2, 2), (17, 40)),  # the sides share only 16
+    ],
+)
+def test_any_frame_gets_the_grid_nearest_2x4(height, width, strides, grid, capsys):
+    assert hnerv_strides(height, width) == strides
+    assert hnerv_shape(height, width).grid == grid
+    said = capsys.readouterr().out
+    line = f"HNeRV: strides {','.join(map(str, strides))} -> grid {grid[0]}x{grid[1]}"
+    assert said.count(line) == (0 if grid == (2, 4) else 2), said
+
+
+def test_a_grid_far_from_2x4_says_which_crop_gives_2x4(capsys):
+    hnerv_strides(272, 640)
+    assert capsys.readouterr().out == (
+        "HNeRV: strides 2,2,2,2 -> grid 17x40 for 272x640 "
+        "(680 cells, over 4x the paper's 2x4: crop=(270, 540) gives 2x4)\n"
+    )
+    assert hnerv_strides(270, 540) == (5, 3, 3, 3) and capsys.readouterr().out == ""
+
+
+def test_hinervs_strides_for_720p_make_the_same_grid():
+    # HiNeRV's 5,4,2,2 and the picker's 5,2,2,2,2: one total stride (80), one 9x16 grid.
+    assert hnerv_shape(720, 1280, strides=(5, 4, 2, 2)).grid == (9, 16)
+    assert math.prod(hnerv_strides(720, 1280)) == 80
+
+
+def test_no_two_grids_of_a_frame_tie():
+    # Cell counts c and c * (T / T')^2 never lie equally far either side of 8, so the nearest
+    # grid is unique: checked on every frame up to 160 rows, from square to 1:2.
+    for height in range(2, 161):
+        for width in range(height, 2 * height + 1):
+            distances = sorted(
+                abs(math.prod(grid_of(height, width, s)) - 8) for s in stride_options(height, width)
+            )
+            assert len(distances) < 2 or distances[0] < distances[1], (height, width)
+
+
+def test_a_readers_128x320_clip_fits_encodes_and_decodes_bit_exactly(capsys):
+    config = hnerv_budget(0.05, 16, 128, 320)
+    assert "HNeRV: strides 4,2,2,2,2 -> grid 2x5 for 128x320" in capsys.readouterr().out
+    assert config.grid == (2, 5) and config.fc_dim >= config.min_width
+    assert hnerv_size(config, 16) <= 0.075e6  # the 12-channel floor overshoots, as at 80x160
+    torch.manual_seed(0)
+    model = HNeRV(replace(config, encoder_width=8)).eval()  # the encoder is not in the size
+    with torch.no_grad():
+        embeddings = model.encode(torch.rand(16, 3, 128, 320))
+    assert embeddings.shape == (16, 16, 2, 5)
+    decoded = decode(encode(model, embeddings))
+    assert decoded.shape == (16, 3, 128, 320)
+    assert torch.equal(decoded, quantized_frames(model, embeddings))
+
+
+def test_a_frame_no_strides_fit_names_sizes_that_do():
+    # 127 is prime: no strides of 2 to 5 divide 127x254.
+    with pytest.raises(ValueError, match="HNeRV cannot draw a 127x254 frame") as error:
+        hnerv_strides(127, 254)
+    message = str(error.value)
+    assert "size=(125, 250)" in message and "size=(128, 256)" in message
+    assert "load_video(path, crop=(120, 240))" in message
+    assert hnerv_shape(125, 250).grid == (1, 2) and hnerv_shape(128, 256).grid == (2, 4)
+    assert hnerv_shape(120, 240).grid == (2, 4)
+
+
+@pytest.mark.parametrize(
+    "height, width, grid, error, message",
+    [
+        (0, 160, None, ValueError, "height=0: a size is at least 1 pixel"),
+        (80, -160, None, ValueError, "width=-160"),
+        (80.0, 160, None, TypeError, "height=80.0: sizes are whole pixels"),
+        ("80", 160, None, TypeError, "height='80'"),
+        (True, 160, None, TypeError, "height=True"),
+        (80, 160, (0, 4), ValueError, r"grid\[0\]=0"),
+        (80, 160, (2, 4.0), TypeError, r"grid\[1\]=4.0"),
+        (80, 160, (80, 160), ValueError, "total stride of 1"),
+    ],
+)
+def test_bad_sizes_and_grids_are_refused(height, width, grid, error, message):
+    with pytest.raises(error, match=message):
+        hnerv_strides(height, width, grid=grid)
+    if grid is None:
+        with pytest.raises(error, match=message):
+            hnerv_budget(0.05, 16, height, width)
 
 
 def test_embed_frames_equals_one_encode_of_the_whole_clip():
@@ -150,10 +273,10 @@ def test_bad_interpolation_is_refused():
 def test_a_frame_size_the_strides_do_not_divide_is_refused():
     with pytest.raises(ValueError, match="not divisible by the strides"):
         HNeRVConfig(height=650, width=1280)
-    with pytest.raises(ValueError, match="grid"):
-        hnerv_strides(90, 160)
-    with pytest.raises(ValueError, match="strides="):
-        hnerv_strides(2 * 7 * 5, 4 * 7 * 5)  # a total stride of 35 = 5 x 7: no 4, 3, 2 fit
+    with pytest.raises(ValueError, match="aspect ratio.*Grids it allows: 9x16, 18x32"):
+        hnerv_strides(90, 160, grid=(2, 4))
+    with pytest.raises(ValueError, match="total stride of 35.*7x14.*strides="):
+        hnerv_strides(2 * 7 * 5, 4 * 7 * 5, grid=(2, 4))  # 35 = 5 x 7: no strides make 7
 
 
 def test_frames_of_the_wrong_size_are_refused():

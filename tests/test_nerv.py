@@ -1,5 +1,7 @@
 """The NeRV model of lesson 03: the paper's sizes, shapes, choices and errors."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -90,8 +92,78 @@ def test_wrong_input_shape_names_the_problem():
         model(torch.rand(2, 1))
 
 
+# What strides_for chose before it took any size (pinned then): the course's three scales and
+# the NeRV paper's 720x1280. These must never change.
+PINNED_STRIDES = [
+    (80, 160, (5, 2, 2, 2), (2, 4)),
+    (320, 640, (5, 2, 2, 2, 2), (4, 8)),
+    (640, 1280, (5, 2, 2, 2, 2), (8, 16)),
+    (720, 1280, (5, 2, 2, 2, 2), (9, 16)),
+]
+
+
+@pytest.mark.parametrize("height, width, strides, grid", PINNED_STRIDES)
+def test_the_course_strides_are_pinned(height, width, strides, grid, capsys):
+    assert strides_for(height, width) == strides
+    assert NeRVConfig(height=height, width=width, strides=strides).grid == grid
+    assert capsys.readouterr().out == ""  # NeRV's own strides are chosen quietly
+
+
+@pytest.mark.parametrize(
+    "height, width, strides, grid",
+    [
+        (128, 320, (4, 2, 2, 2, 2), (2, 5)),  # 80 does not divide 128: 64 is the largest
+        (270, 540, (3, 3, 3, 2), (5, 10)),  # lesson 00's suggested crop of a 272x640 clip
+        (120, 240, (5, 3, 2, 2), (2, 4)),  # 80 would leave a 1-cell side: 60
+        (1080, 1920, (5, 3, 2, 2), (18, 32)),  # at most 80: the paper's UVG 5,3,2,2,2 is 120
+        (272, 640, (2, 2, 2, 2), (17, 40)),
+    ],
+)
+def test_other_frames_get_the_largest_total_up_to_80_said_in_one_line(
+    height, width, strides, grid, capsys
+):
+    assert strides_for(height, width) == strides
+    assert NeRVConfig(height=height, width=width, strides=strides).grid == grid
+    assert capsys.readouterr().out == (
+        f"NeRV: strides {','.join(map(str, strides))} -> grid {grid[0]}x{grid[1]} for "
+        f"{height}x{width} (NeRV's 5,2,2,2,2 does not fit)\n"
+    )
+
+
+def test_nerv_for_scale_picks_the_strides_once(capsys):
+    reader = replace(SCALES["quick"], name="reader", height=128, width=320)
+    config = nerv_for_scale(reader)
+    assert config.strides == (4, 2, 2, 2, 2) and config.grid == (2, 5)
+    assert capsys.readouterr().out.count("NeRV: strides") == 1  # not once per width tried
+    assert nerv_for_scale(reader, strides=(2, 2, 2, 2)).strides == (2, 2, 2, 2)
+    assert capsys.readouterr().out == ""  # strides given: nothing picked
+
+
+def test_a_frame_no_strides_fit_names_sizes_that_do():
+    with pytest.raises(ValueError, match="NeRV cannot draw a 127x254 frame") as error:
+        strides_for(127, 254)  # 127 is prime
+    message = str(error.value)
+    assert "greatest common divisor is 127" in message
+    for size in ("crop=None, size=(126, 252)", "crop=None, size=(128, 256)", "crop=(120, 240)"):
+        assert size in message
+    assert strides_for(126, 252) and strides_for(128, 256) and strides_for(120, 240)
+
+
+@pytest.mark.parametrize(
+    "height, width, error, message",
+    [
+        (0, 160, ValueError, "height=0"),
+        (80, -160, ValueError, "width=-160"),
+        (80.0, 160, TypeError, "height=80.0: sizes are whole pixels"),
+        (None, 160, TypeError, "height=None"),
+    ],
+)
+def test_bad_sizes_are_refused(height, width, error, message):
+    with pytest.raises(error, match=message):
+        strides_for(height, width)
+
+
 def test_scale_presets_fit_their_budgets():
-    assert strides_for(80, 160) == (5, 2, 2, 2) and strides_for(640, 1280) == (5, 2, 2, 2, 2)
     for scale in SCALES.values():
         config = nerv_for_scale(scale)
         assert (config.height, config.width) == (scale.height, scale.width)

@@ -1,5 +1,7 @@
 """The training loop of lesson 03: a real fit, losses, schedule, checkpoints, bad input."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -137,7 +139,9 @@ def test_each_paper_has_its_named_recipe():
 def test_a_scale_sets_epochs_and_what_a_short_run_needs():
     quick, paper = SCALES["quick"], SCALES["paper"]
     config = TrainConfig.hnerv(quick)
-    assert (config.epochs, config.batch_size, config.lr) == (40, 4, 5e-3)  # 5x lr, batch 4
+    assert (config.epochs, config.batch_size, config.lr) == (80, 2, 5e-3)  # 5x lr, HNeRV's batch
+    scaled = replace(quick, batch_size=4)
+    assert TrainConfig.hnerv(scaled).batch_size == 4  # a scale that sets a batch overrides it
     assert TrainConfig.nerv(quick).lr == pytest.approx(2.5e-3)
     assert TrainConfig.hnerv(quick, lr=1e-4, loss="l1").lr == 1e-4  # changes win
     # At the paper's scale each recipe is the paper's own: NeRV keeps batch 1 and lr 5e-4.

@@ -1,0 +1,88 @@
+# Generated from notebooks/03_nerv.py by `python -m nerv_lessons._export`.
+# Edit the lesson, not this file: a test fails when the two differ.
+"""The command line on the experiment registry: it parses, then calls experiments.run.
+
+    nerv-lessons list
+    nerv-lessons run hnerv-vs-nerv --scale quick --seeds 3 --out results/quick
+    nerv-lessons run hnerv-vs-nerv --video my_clip.mp4        # any clip load_video reads
+    nerv-lessons run hnerv-vs-nerv --video clip.yuv --yuv-size 1080x1920
+
+Introduced in lesson 03 (notebooks/03_nerv.ipynb); lesson 10 uses it to replicate the tables.
+"""
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+
+import torch
+
+from nerv_lessons import experiments
+from nerv_lessons.data import load_video, select_frames
+from nerv_lessons.scales import SCALES, pick_device, pick_scale
+
+# The lessons' modules that register experiments (a fixed list: nothing named on the command
+# line is ever imported).
+COURSE_MODULES = ("experiments", "hnerv", "residual", "two_stream", "compress", "inpaint")
+
+
+def load_registry() -> dict:
+    """Import every module that registers experiments; the registry they fill."""
+    for name in COURSE_MODULES:
+        importlib.import_module(f"nerv_lessons.{name}")
+    return experiments.EXPERIMENTS
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    """'HxW' -> (H, W), for --size and --yuv-size."""
+    try:
+        height, width = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HxW, e.g. 320x640") from None
+    if height < 1 or width < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: both sides must be positive")
+    return height, width
+
+
+def parser() -> argparse.ArgumentParser:
+    main = argparse.ArgumentParser(
+        prog="nerv-lessons", description="Run the course's paper tables from the command line."
+    )
+    commands = main.add_subparsers(dest="command", required=True)
+    commands.add_parser("list", help="the registered experiments: name, paper, table, rows")
+    run = commands.add_parser("run", help="train an experiment's rows and save its table")
+    run.add_argument("name", help="an experiment name from `nerv-lessons list`")
+    run.add_argument("--scale", choices=list(SCALES), help="default: the device's (see README)")
+    run.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per row (default 3)")
+    run.add_argument("--video", type=Path, help="a clip of your own: mp4, a frame folder, .yuv")
+    run.add_argument("--yuv-size", type=frame_size, help="HxW of a raw .yuv clip")
+    run.add_argument("--size", type=frame_size, help="resize your clip to HxW (default: none)")
+    run.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    run.add_argument("--out", type=Path, help="folder for NAME.csv and NAME.json")
+    return main
+
+
+def main(argv: list[str] | None = None) -> int:
+    arguments = parser().parse_args(argv)
+    registry = load_registry()
+    if arguments.command == "list":
+        for name, experiment in sorted(registry.items()):
+            rows = ", ".join(row.label for row in experiment.rows)
+            print(f"{name:<24} {experiment.paper}, {experiment.table}: {rows}")
+        return 0
+    if arguments.name not in registry:
+        print(f"no experiment {arguments.name!r}; `nerv-lessons list` shows them", file=sys.stderr)
+        return 2
+    scale = pick_scale(arguments.scale)
+    device = torch.device(arguments.device) if arguments.device else pick_device()
+    video = None
+    if arguments.video is not None:
+        clip = load_video(
+            arguments.video, crop=None, size=arguments.size, yuv_size=arguments.yuv_size
+        )
+        video = select_frames(clip, scale)
+    results = experiments.run(arguments.name, scale, arguments.seeds, device, video, progress=True)
+    results.show()
+    path = results.save(arguments.out or Path("results") / scale.name)
+    print(f"saved {path} and {path.with_suffix('.json')}")
+    return 0
