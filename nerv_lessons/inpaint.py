@@ -19,6 +19,15 @@ import torch
 import torch.nn.functional as F
 
 from nerv_lessons.data import check_frames
+from nerv_lessons.experiments import (
+    Experiment,
+    Row,
+    Setup,
+    register,
+    register_floor,
+    register_model,
+)
+from nerv_lessons.hnerv import HNeRV, hnerv_budget, hnerv_size
 from nerv_lessons.metrics import ms_ssim, psnr, psnr_from_mse
 from nerv_lessons.train import check_mask
 
@@ -203,3 +212,61 @@ def inpainting_scores(
         "ms_ssim": ms_ssim(result, video).cpu(),
         "hole_psnr": hole_psnr(result, video, known).cpu(),
     }
+
+
+MASK_KINDS = ("boxes", "objects")
+
+
+def inpainting_mask(kind: str, frames: int, height: int, width: int) -> torch.Tensor:
+    """The training mask of one kind (1 = known): the paper's five boxes, or moving blobs
+    (object_masks, seed 0)."""
+    if kind == "boxes":
+        return box_mask(frames, height, width)
+    if kind == "objects":
+        return object_masks(frames, height, width, seed=0)
+    raise ValueError(f"unknown mask kind {kind!r}: choose one of {', '.join(MASK_KINDS)}")
+
+
+def build_inpainting(video: torch.Tensor, budget: float, mask: str = "boxes", **changes) -> Setup:
+    """HNeRV of about `budget` million numbers (lesson 04's hnerv_budget) that sees the
+    masked clip and trains on its known pixels (Setup.mask)."""
+    check_frames(video, "video")
+    frames, _, height, width = video.shape
+    known = inpainting_mask(mask, frames, height, width).to(video.device)
+    config = hnerv_budget(budget, frames, height, width, **changes)
+    model_input = masked_input(apply_mask(video, known))
+    return Setup(HNeRV(config), model_input, hnerv_size(config, frames), mask=known)
+
+
+def _floor(kind: str, fill: bool):
+    def copy(video: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+        frames, _, height, width = video.shape
+        known = inpainting_mask(kind, frames, height, width).to(video.device)
+        return fill_holes(video, known) if fill else apply_mask(video, known)
+
+    return copy
+
+
+register_model("hnerv_inpainting", build_inpainting)
+for _kind in MASK_KINDS:
+    register_floor(f"masked input, {_kind}", _floor(_kind, fill=False))
+    register_floor(f"fill_holes, {_kind}", _floor(_kind, fill=True))
+
+# HNeRV's Table 7 (10 DAVIS videos, five 50x50 boxes; PSNR over the whole frame): the rows
+# here are HNeRV's raw output on each mask kind; lesson 09 scores the holes from the models.
+HNERV_INPAINTING = register(
+    Experiment(
+        "hnerv-inpainting",
+        "HNeRV (CVPR 2023)",
+        "Table 7, video inpainting",
+        "hnerv",
+        rows=(
+            Row("HNeRV, boxes", "hnerv_inpainting", {"mask": "boxes"}, paper_psnr=32.03),
+            Row("HNeRV, objects", "hnerv_inpainting", {"mask": "objects"}),
+        ),
+        floors=(
+            "mean frame",
+            *(f"{name}, {kind}" for kind in MASK_KINDS for name in ("masked input", "fill_holes")),
+        ),
+    )
+)

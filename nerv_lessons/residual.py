@@ -19,7 +19,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nerv_lessons.hnerv import Decoder, Encoder, HNeRV, HNeRVBlock, HNeRVConfig, hnerv_budget
+from nerv_lessons.experiments import (
+    Experiment,
+    Row,
+    Setup,
+    register,
+    register_floor,
+    register_model,
+)
+from nerv_lessons.hnerv import (
+    BaselineNeRV,
+    BaselineNeRVConfig,
+    Decoder,
+    Encoder,
+    HNeRV,
+    HNeRVBlock,
+    HNeRVConfig,
+    frames_in,
+    hnerv_budget,
+)
 from nerv_lessons.nerv import count_parameters, expect_shape, make_activation
 
 PAPER_LOWRES_FACTOR = 128  # the reference code's size_n: 640x1280 -> 5x10
@@ -143,14 +161,32 @@ class ResidualBlock(nn.Module):
         return y + self.refine(y)
 
 
-def res_hnerv(config: HNeRVConfig) -> HNeRV:
-    """Lesson 04's HNeRV with every decoder block swapped for a ResidualBlock (same shapes)."""
-    model = HNeRV(config)
+def residual_blocks(config: HNeRVConfig) -> nn.ModuleList:
+    """A decoder's blocks for `config`, each a ResidualBlock (same shapes as the plain ones)."""
     channels = [config.fc_dim, *config.widths()]
-    model.decoder.blocks = nn.ModuleList(
+    return nn.ModuleList(
         ResidualBlock(channels[i], channels[i + 1], stride, kernel, config.activation)
         for i, (stride, kernel) in enumerate(zip(config.strides, config.kernels()))
     )
+
+
+def res_hnerv(config: HNeRVConfig) -> HNeRV:
+    """Lesson 04's HNeRV with every decoder block swapped for a ResidualBlock (same shapes)."""
+    model = HNeRV(config)
+    model.decoder.blocks = residual_blocks(config)
+    return model
+
+
+def res_nerv(config: BaselineNeRVConfig) -> BaselineNeRV:
+    """HNeRV's NeRV baseline (lesson 04) with every block a ResidualBlock: Res-NeRV's place
+    for them (paper 004 builds on NeRV), with the same 3x3 blocks as NeRV."""
+    if not isinstance(config, BaselineNeRVConfig):
+        raise TypeError(
+            f"res_nerv takes a BaselineNeRVConfig (lesson 04's NeRV), got "
+            f"{type(config).__name__}: for HNeRV use res_hnerv"
+        )
+    model = BaselineNeRV(config)
+    model.blocks = residual_blocks(config)
     return model
 
 
@@ -268,3 +304,57 @@ def decode_seconds(decode, *inputs: torch.Tensor, repeats: int = 10) -> float:
     finally:
         torch.set_num_threads(threads)
     return min(times[1:])
+
+
+def build_rc_hnerv(video: torch.Tensor, budget: float, **changes) -> Setup:
+    """RC-HNeRV within `budget` million numbers for this clip (residual_budget); its size
+    counts embeddings, decoder and low-resolution frames; its input is the frames."""
+    frames, _, height, width = video.shape
+    model = RCHNeRV(residual_budget("lowres", budget, frames, height, width, **changes))
+    return Setup(model, frames_in, representation_size(model, frames))
+
+
+def build_res_hnerv(video: torch.Tensor, budget: float, **changes) -> Setup:
+    """HNeRV with Res-NeRV's residual blocks within `budget` million numbers (embeddings +
+    decoder), by residual_budget; its input is the frames."""
+    frames, _, height, width = video.shape
+    model = res_hnerv(residual_budget("resblocks", budget, frames, height, width, **changes))
+    return Setup(model, frames_in, representation_size(model, frames))
+
+
+def bicubic_lowres(video: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    """A floor that learns nothing: each frame's 8-bit low-resolution copy (paper 000's
+    factor), upsampled bicubically, i.e. RC-HNeRV's base without its decoder."""
+    height, width = video.shape[-2:]
+    return upsize(downsize(video, lowres_factor(height, width)), height, width)
+
+
+register_model("rc_hnerv", build_rc_hnerv)
+register_model("res_hnerv", build_res_hnerv)
+register_floor("bicubic low-res", bicubic_lowres)
+
+# Paper 000's DAVIS averages (49 videos, 640x1280 crop, 300 epochs in its reference code).
+RC_HNERV_VS_HNERV = register(
+    Experiment(
+        "rc-hnerv-vs-hnerv",
+        "RC-HNeRV (Hayami & Watanabe 2024)",
+        "DAVIS average, HNeRV vs RC-HNeRV at equal size",
+        "hnerv",
+        rows=(
+            Row("HNeRV", "hnerv", paper_psnr=31.28, paper_ms_ssim=0.9236),
+            Row("RC-HNeRV", "rc_hnerv", paper_psnr=31.68, paper_ms_ssim=0.9280),
+        ),
+        claims=(("RC-HNeRV", "HNeRV"),),
+        floors=("mean frame", "bicubic low-res"),
+    )
+)
+# Paper 004 reports BD-rates against NeRV only, so this table has no paper column or claim.
+RES_HNERV_VS_HNERV = register(
+    Experiment(
+        "res-hnerv-vs-hnerv",
+        "Res-NeRV (ICIP 2024)",
+        "residual blocks on HNeRV at equal size (paper: BD-rate vs NeRV only)",
+        "hnerv",
+        rows=(Row("HNeRV", "hnerv"), Row("HNeRV + res. blocks", "res_hnerv")),
+    )
+)

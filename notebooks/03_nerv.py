@@ -1670,6 +1670,7 @@ Introduced in lesson 03 (notebooks/03_nerv.ipynb); lesson 10 uses it to replicat
 import argparse
 import importlib
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import torch
@@ -1714,6 +1715,8 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--video", type=Path, help="a clip of your own: mp4, a frame folder, .yuv")
     run.add_argument("--yuv-size", type=frame_size, help="HxW of a raw .yuv clip")
     run.add_argument("--size", type=frame_size, help="resize your clip to HxW (default: none)")
+    run.add_argument("--frames", type=int, help="how many frames (default: the scale's)")
+    run.add_argument("--frame-step", type=int, help="every Nth frame (default: the scale's)")
     run.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
     run.add_argument("--out", type=Path, help="folder for NAME.csv and NAME.json")
     return main
@@ -1731,6 +1734,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no experiment {arguments.name!r}; `nerv-lessons list` shows them", file=sys.stderr)
         return 2
     scale = pick_scale(arguments.scale)
+    for name in ("frames", "frame_step"):  # a reader's clip may be shorter than Bunny
+        value = getattr(arguments, name)
+        if value is not None and value < 1:
+            print(f"--{name.replace('_', '-')} must be at least 1, got {value}", file=sys.stderr)
+            return 2
+        scale = replace(scale, **{name: value}) if value is not None else scale
     device = torch.device(arguments.device) if arguments.device else pick_device()
     video = None
     if arguments.video is not None:

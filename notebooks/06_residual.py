@@ -90,7 +90,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from nerv_lessons.hnerv import Decoder, Encoder, HNeRV, HNeRVBlock, HNeRVConfig, hnerv_budget
+from nerv_lessons.experiments import (
+    Experiment,
+    Row,
+    Setup,
+    register,
+    register_floor,
+    register_model,
+)
+from nerv_lessons.hnerv import (
+    BaselineNeRV,
+    BaselineNeRVConfig,
+    Decoder,
+    Encoder,
+    HNeRV,
+    HNeRVBlock,
+    HNeRVConfig,
+    frames_in,
+    hnerv_budget,
+)
 from nerv_lessons.nerv import count_parameters, expect_shape, make_activation
 
 PAPER_LOWRES_FACTOR = 128  # the reference code's size_n: 640x1280 -> 5x10
@@ -270,14 +288,32 @@ class ResidualBlock(nn.Module):
         return y + self.refine(y)
 
 
-def res_hnerv(config: HNeRVConfig) -> HNeRV:
-    """Lesson 04's HNeRV with every decoder block swapped for a ResidualBlock (same shapes)."""
-    model = HNeRV(config)
+def residual_blocks(config: HNeRVConfig) -> nn.ModuleList:
+    """A decoder's blocks for `config`, each a ResidualBlock (same shapes as the plain ones)."""
     channels = [config.fc_dim, *config.widths()]
-    model.decoder.blocks = nn.ModuleList(
+    return nn.ModuleList(
         ResidualBlock(channels[i], channels[i + 1], stride, kernel, config.activation)
         for i, (stride, kernel) in enumerate(zip(config.strides, config.kernels()))
     )
+
+
+def res_hnerv(config: HNeRVConfig) -> HNeRV:
+    """Lesson 04's HNeRV with every decoder block swapped for a ResidualBlock (same shapes)."""
+    model = HNeRV(config)
+    model.decoder.blocks = residual_blocks(config)
+    return model
+
+
+def res_nerv(config: BaselineNeRVConfig) -> BaselineNeRV:
+    """HNeRV's NeRV baseline (lesson 04) with every block a ResidualBlock: Res-NeRV's place
+    for them (paper 004 builds on NeRV), with the same 3x3 blocks as NeRV."""
+    if not isinstance(config, BaselineNeRVConfig):
+        raise TypeError(
+            f"res_nerv takes a BaselineNeRVConfig (lesson 04's NeRV), got "
+            f"{type(config).__name__}: for HNeRV use res_hnerv"
+        )
+    model = BaselineNeRV(config)
+    model.blocks = residual_blocks(config)
     return model
 
 
@@ -490,10 +526,78 @@ print(
 print("paper 004 (ReadySetGo, RTX 3090): Res-NeRV / NeRV = 3.01x GMACs, 1.26x decoding time")
 
 # %% [markdown]
-# Res-NeRV's 3x is residual units on NeRV's 3x3 blocks; ours sit on HNeRV's blocks, whose 5x5
-# kernels already dominate the cost, and at equal size their parameters come out of the width
-# (a lower c2, or a lower width floor at the quick scale). So the MACs rise by the printed
-# ratios, well under 3x; the ratios against NeRV place ours on the paper's yardstick.
+# Paper 004 puts its residual blocks on NeRV, whose blocks are all 3x3, not on HNeRV. So we
+# measure them there too: lesson 04's NeRV baseline (3x3 blocks) at this scale's budget and
+# at the paper's 1.5M, with and without residual blocks (`res_nerv`; same widths, so the
+# residual units add parameters on top, as a block added to a given network does). The cost
+# of one training step is the fastest of 5 forward + backward + Adam steps on a batch of 2
+# frames (one thread on a CPU), after one warm-up step.
+
+
+# %%
+import torch.nn.functional as F
+
+from nerv_lessons.hnerv import BaselineNeRV, baseline_nerv_budget
+from nerv_lessons.residual import res_nerv
+
+
+def step_seconds(model, inputs, target, repeats=5) -> float:
+    """Fastest wall time of one training step (forward, L2 loss, backward, Adam)."""
+    optimizer, times, threads = torch.optim.Adam(model.parameters()), [], torch.get_num_threads()
+    if not inputs.is_cuda:
+        torch.set_num_threads(1)  # as decode_seconds: one thread on a shared CPU
+    try:
+        for _ in range(repeats + 1):
+            if inputs.is_cuda:
+                torch.cuda.synchronize()
+            start = time.perf_counter()
+            loss = F.mse_loss(model(inputs), target)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if inputs.is_cuda:
+                torch.cuda.synchronize()
+            times.append(time.perf_counter() - start)
+    finally:
+        torch.set_num_threads(threads)
+    return min(times[1:])
+
+
+baseline = baseline_nerv_budget(scale.model_params, scale.height, scale.width)
+times_in = torch.tensor([0.0, 0.5], device=device)
+print(f"NeRV (lesson 04's baseline) at {scale.model_params}M, {scale.height}x{scale.width}:")
+print(f"{'model':<22} {'params':>8} {'MMACs/frame':>12} {'decode ms':>10} {'step ms':>8}")
+nerv_cost = {}
+for name, make in (("NeRV", BaselineNeRV), ("NeRV + res. blocks", res_nerv)):
+    torch.manual_seed(0)
+    model = make(baseline).to(device)
+    nerv_cost[name] = (
+        count_parameters(model),
+        count_macs(model, times_in[:1]),
+        decode_seconds(model, times_in[:1]),
+        step_seconds(model, times_in, video[:2]),
+    )
+    params, mac, decode, step = nerv_cost[name]
+    print(f"{name:<22} {params:8,} {mac / 1e6:12.2f} {decode * 1e3:10.2f} {step * 1e3:8.2f}")
+(p0, m0, d0, s0), (p1, m1, d1, s1) = nerv_cost.values()
+print(
+    f"res. blocks / NeRV here: {p1 / p0:.2f}x params, {m1 / m0:.2f}x MACs, "
+    f"{d1 / d0:.2f}x decoding time, {s1 / s0:.2f}x training step"
+)
+with torch.device("meta"):
+    paper_nerv = baseline_nerv_budget(1.5, 640, 1280)
+    big_nerv = [count_macs(make(paper_nerv), torch.zeros(1)) for make in (BaselineNeRV, res_nerv)]
+print(
+    f"at 1.5M, 640x1280: res. blocks / NeRV = {big_nerv[1] / big_nerv[0]:.2f}x MACs "
+    "(paper 004: 3.01x GMACs, 1.26x decoding time)"
+)
+
+# %% [markdown]
+# Res-NeRV's 3x is residual units on NeRV's 3x3 blocks: the NeRV measurement above puts our
+# residual unit where the paper puts it, and its MACs ratio is the one to set beside 3.01x.
+# On HNeRV's blocks, whose 5x5 kernels already dominate the cost, and at equal size (their
+# parameters come out of the width: a lower c2, or a lower width floor at the quick scale),
+# the MACs rise by the smaller printed ratios.
 # Decoding times are wall times on whatever machine ran this: compare the two HNeRV timings
 # to see the noise before reading anything into a small difference. Time need not follow
 # MACs: at small widths a convolution's time goes largely into moving feature maps, and each
@@ -506,49 +610,98 @@ print("paper 004 (ReadySetGo, RTX 3090): Res-NeRV / NeRV = 3.01x GMACs, 1.26x de
 # (1.5052M); the variants take the widest c2 that fits, so they land a little under (their
 # sizes are printed).
 #
-# ## Training the three at equal size
+# ## Training at equal size: the experiment
 #
-# Same recipe as lesson 04, HNeRV's (`TrainConfig.hnerv`: Adam (0.9, 0.999), L2, warm-up
-# 0.1, batch 2, lr 1e-3, which the quick scale multiplies by 5 for its ~640 steps); the
-# reference code of paper 000 trains both of its models with HNeRV's recipe too (lr 0.00099).
-# Every model takes the frames as input (`frames_in`).
+# The comparison is a registered experiment, so `nerv-lessons run rc-hnerv-vs-hnerv` prints
+# the same table. Its RC-HNeRV family ("rc_hnerv") builds `RCHNeRV` sized by
+# `residual_budget` and reports as its size what the paper counts: embeddings, decoder and
+# the low-resolution frames. The HNeRV row is lesson 04's family with lesson 04's budget and
+# recipe, so the training cache shares it with lesson 04's tables. The recipe is HNeRV's
+# (`TrainConfig.hnerv`: Adam (0.9, 0.999), L2, warm-up 0.1, batch 2, lr 1e-3, which the quick
+# scale multiplies by 5); the reference code of paper 000 trains both of its models with
+# HNeRV's recipe too (lr 0.00099). Besides the mean frame, the table's floor is the bicubic
+# upsampling of the stored low-resolution frames alone: RC-HNeRV's base, no decoder at all.
+# The residual blocks get their own small table (paper 004 gives no PSNR to compare with).
+
 
 # %%
-from nerv_lessons.hnerv import frames_in
-from nerv_lessons.metrics import ms_ssim
-from nerv_lessons.train import TrainConfig, evaluate, train
+#| export residual
+def build_rc_hnerv(video: torch.Tensor, budget: float, **changes) -> Setup:
+    """RC-HNeRV within `budget` million numbers for this clip (residual_budget); its size
+    counts embeddings, decoder and low-resolution frames; its input is the frames."""
+    frames, _, height, width = video.shape
+    model = RCHNeRV(residual_budget("lowres", budget, frames, height, width, **changes))
+    return Setup(model, frames_in, representation_size(model, frames))
 
-recipe = TrainConfig.hnerv(scale, progress=False)
-models, results = {}, {}
+
+def build_res_hnerv(video: torch.Tensor, budget: float, **changes) -> Setup:
+    """HNeRV with Res-NeRV's residual blocks within `budget` million numbers (embeddings +
+    decoder), by residual_budget; its input is the frames."""
+    frames, _, height, width = video.shape
+    model = res_hnerv(residual_budget("resblocks", budget, frames, height, width, **changes))
+    return Setup(model, frames_in, representation_size(model, frames))
+
+
+def bicubic_lowres(video: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
+    """A floor that learns nothing: each frame's 8-bit low-resolution copy (paper 000's
+    factor), upsampled bicubically, i.e. RC-HNeRV's base without its decoder."""
+    height, width = video.shape[-2:]
+    return upsize(downsize(video, lowres_factor(height, width)), height, width)
+
+
+register_model("rc_hnerv", build_rc_hnerv)
+register_model("res_hnerv", build_res_hnerv)
+register_floor("bicubic low-res", bicubic_lowres)
+
+# Paper 000's DAVIS averages (49 videos, 640x1280 crop, 300 epochs in its reference code).
+RC_HNERV_VS_HNERV = register(
+    Experiment(
+        "rc-hnerv-vs-hnerv",
+        "RC-HNeRV (Hayami & Watanabe 2024)",
+        "DAVIS average, HNeRV vs RC-HNeRV at equal size",
+        "hnerv",
+        rows=(
+            Row("HNeRV", "hnerv", paper_psnr=31.28, paper_ms_ssim=0.9236),
+            Row("RC-HNeRV", "rc_hnerv", paper_psnr=31.68, paper_ms_ssim=0.9280),
+        ),
+        claims=(("RC-HNeRV", "HNeRV"),),
+        floors=("mean frame", "bicubic low-res"),
+    )
+)
+# Paper 004 reports BD-rates against NeRV only, so this table has no paper column or claim.
+RES_HNERV_VS_HNERV = register(
+    Experiment(
+        "res-hnerv-vs-hnerv",
+        "Res-NeRV (ICIP 2024)",
+        "residual blocks on HNeRV at equal size (paper: BD-rate vs NeRV only)",
+        "hnerv",
+        rows=(Row("HNeRV", "hnerv"), Row("HNeRV + res. blocks", "res_hnerv")),
+    )
+)
+
+# %%
+from nerv_lessons.experiments import fit, results_folder, run
+
 start = time.perf_counter()
-for kind, config in configs.items():
-    torch.manual_seed(0)
-    models[kind] = build(kind, config).to(device)
-    history = train(models[kind], video, recipe, frames_in)
-    results[kind] = evaluate(models[kind], video, frames_in)
-    print(f"{names[kind]:<20} trained in {history['seconds'][-1]:.1f} s")
-print(f"three runs, {scale.epochs} epochs each: {time.perf_counter() - start:.0f} s")
-base_ssim = ms_ssim(base.clamp(0, 1), video).mean().item()
-
-# %%
-paper = {"hnerv": (31.28, 0.9236), "lowres": (31.68, 0.9280), "resblocks": (None, None)}
-print("paper 000: DAVIS average (49 videos, 640x1280 crop, 300 epochs in the reference code)")
-print(f"ours: Bunny, {scale.describe()}, {device}, {recipe.epochs} epochs, lr {recipe.lr:g}")
-print(f"{'model':<20} {'paper PSNR':>10} {'MS-SSIM':>8} | {'our PSNR':>8} {'MS-SSIM':>8}")
-print(f"{'bicubic low-res only':<20} {'-':>10} {'-':>8} | {baseline_psnr:8.2f} {base_ssim:8.4f}")
-for kind in KINDS:
-    paper_psnr, paper_ssim = paper[kind]
-    ours = results[kind]
-    paper_text = (
-        f"{paper_psnr:>10.2f} {paper_ssim:>8.4f}" if paper_psnr else f"{'n/a':>10} {'n/a':>8}"
-    )
-    print(
-        f"{names[kind]:<20} {paper_text} | {ours['psnr'].mean():8.2f} {ours['ms_ssim'].mean():8.4f}"
-    )
-gain = results["lowres"]["psnr"].mean() - results["hnerv"]["psnr"].mean()
-print(f"low-res gain: paper +0.40 dB (DAVIS); ours {gain:+.2f} dB (Bunny)")
-res_gap = results["resblocks"]["psnr"].mean() - results["hnerv"]["psnr"].mean()
-print(f"res. blocks - HNeRV: {res_gap:+.2f} dB (paper 004: no PSNR, only BD-rate vs NeRV)")
+rc_results = run(RC_HNERV_VS_HNERV, scale, seeds=3, device=device)
+rc_results.show()
+rc_results.save(results_folder(scale))
+res_results = run(RES_HNERV_VS_HNERV, scale, seeds=1, device=device)
+res_results.show()
+res_results.save(results_folder(scale))
+print(f"both tables: {time.perf_counter() - start:.0f} s (trainings in the cache are not rerun)")
+rc, plain = rc_results["RC-HNeRV"], rc_results["HNeRV"]
+print(
+    f"low-res gain: paper +0.40 dB (DAVIS); ours {rc['psnr_mean'] - plain['psnr_mean']:+.2f} dB "
+    f"(Bunny, {rc['epochs']} epochs, 3 seeds)"
+)
+floor = rc_results["floor: bicubic low-res"]["psnr_mean"]
+print(
+    f"over the bicubic floor: HNeRV {plain['psnr_mean'] - floor:+.2f} dB, RC-HNeRV "
+    f"{rc['psnr_mean'] - floor:+.2f} dB"
+)
+res_gap = res_results["HNeRV + res. blocks"]["psnr_mean"] - res_results["HNeRV"]["psnr_mean"]
+print(f"res. blocks - HNeRV (seed 0): {res_gap:+.2f} dB")
 for kind in ("hnerv", "resblocks"):
     config = configs[kind]
     print(f"{names[kind]:<20} block widths {config.widths()} (c2 {config.fc_dim})")
@@ -561,19 +714,31 @@ for kind in ("hnerv", "resblocks"):
 # the decoder starts from a blurry but correct frame instead of grey. At the quick scale the
 # low-res frames also take a larger share of the budget than at the paper's (16 frames, 0.05M).
 #
-# Where the residual blocks score below plain HNeRV (the printed difference), the likely
-# reasons are ours, not the paper's: at equal size the two extra 3x3 convs per block are paid
-# for with width (the widths printed above; at the quick scale even the 12-channel floor has
-# to go), so every block has fewer channels; the residual units start as zero (their last conv
-# is zero-initialised) and have only the scale's few epochs to learn to contribute; and
+# Where the residual blocks score below plain HNeRV (the printed difference, one seed), the
+# candidate reasons are ours, not the paper's: at equal size the two extra 3x3 convs per
+# block are paid for with width (the widths printed above; at the quick scale even the
+# 12-channel floor has to go), so every block has fewer channels; the residual units start
+# as zero (their last conv is zero-initialised) and have only the scale's few epochs to
+# learn to contribute; and
 # Res-NeRV was measured on NeRV, with its own block design and full training, not on HNeRV.
 #
 # ## Frame by frame
 
+# %% [markdown]
+# The seed-0 models, from the cache through `fit`: their per-frame PSNR.
+
 # %%
+trained_models, per_frame = {}, {}
+for experiment, label, kind in (
+    (RC_HNERV_VS_HNERV, "HNeRV", "hnerv"),
+    (RC_HNERV_VS_HNERV, "RC-HNeRV", "lowres"),
+    (RES_HNERV_VS_HNERV, "HNeRV + res. blocks", "resblocks"),
+):
+    setup, record = fit(experiment, label, scale, seed=0, device=device)
+    trained_models[kind], per_frame[kind] = setup.model, record["psnr"]
 fig, ax = plt.subplots(figsize=(8, 3))
 for kind in KINDS:
-    ax.plot(results[kind]["psnr"], marker=".", label=names[kind])
+    ax.plot(per_frame[kind], marker=".", label=names[kind])
 ax.plot(psnr(base.clamp(0, 1), video).cpu(), "k--", label="bicubic low-res only")
 ax.set(xlabel="frame", ylabel="PSNR (dB)", title=f"per-frame PSNR, {scale.name} scale")
 ax.legend(fontsize=8)
@@ -590,7 +755,7 @@ from nerv_lessons.viz import to_image
 
 index = scale.frames // 2
 with torch.no_grad():
-    rc = models["lowres"].eval()
+    rc = trained_models["lowres"].eval()
     embedding, small = rc.encode(video[index : index + 1])
     pieces = rc.parts(embedding, small)
 nearest = torch.nn.functional.interpolate(small, size=video.shape[-2:], mode="nearest")
@@ -653,9 +818,9 @@ print(
 # - RC-HNeRV stores a 5x10 8-bit copy of each frame (24 / s^2 bpp) and its decoder learns
 #   only the residual over the bicubic upsampling; the sum is clamped only for evaluation.
 # - Res-NeRV's residual blocks (our design: a skip around two 3x3 convs after each upscaling
-#   block) add MACs, by the printed ratios (far less than Res-NeRV's 3x over NeRV, since
-#   HNeRV's 5x5 blocks already dominate), and, at equal size, take their parameters from the
-#   width; with short training that can leave them below plain HNeRV.
+#   block) add MACs and time by the printed ratios: on NeRV's 3x3 blocks, where paper 004
+#   puts them, and on HNeRV's 5x5 blocks, where they add a smaller share and, at equal size,
+#   take their parameters from the width.
 # - Compare at equal total size, low-res frames included; the table shows what each buys here.
 
 # %%

@@ -92,8 +92,11 @@ import torch
 from torch import nn
 
 from nerv_lessons.encoding import positional_encoding
+from nerv_lessons.experiments import Experiment, Row, Setup, register, register_model
 from nerv_lessons.hnerv import Decoder, Encoder, HNeRVConfig, hnerv_shape, reference_c2
 from nerv_lessons.nerv import count_parameters, expect_shape, make_activation
+from nerv_lessons.scales import Scale, pick_scale
+from nerv_lessons.train import TrainConfig
 
 FILTER_RATE = 0.8  # the paper's "removes 80 % of the frequency bandwidth"
 PE_BASE, PE_LEVELS, PE_LOW = 1.25, 30, 10  # b, n, m of the paper (n levels as its code)
@@ -150,11 +153,13 @@ def log_spectrum(image):
 
 
 kept = highpass_mask(*frame.shape[-2:]).float().mean().item()
+spread = filtered.abs().quantile(0.99).item()  # 99 % of the filtered values lie within it
 fig, axes = plt.subplots(1, 4, figsize=(14, 2.2))
 panels = [
     (to_image(frame), "frame"),
     (log_spectrum(frame), "its spectrum (centred)"),
-    (to_image((0.5 + 2 * filtered).clamp(0, 1)), "high-passed (0.5 + 2x)"),
+    # Stretched for display: so little energy is left that 0.5 + x is a uniform grey.
+    (to_image((0.5 + 0.5 * filtered / spread).clamp(0, 1)), "high-passed (stretched)"),
     (log_spectrum(filtered), f"after the filter: {kept:.0%} kept"),
 ]
 for ax, (image, title) in zip(axes, panels):
@@ -410,7 +415,6 @@ def two_stream_budget(
 
 
 # %%
-from nerv_lessons.hnerv import hnerv_size
 from nerv_lessons.nerv import count_parameters
 
 budget = scale.model_params
@@ -442,79 +446,93 @@ print(f"at the paper's 1.5M (132 frames of 640x1280), in 26ths: {paper_split}")
 #
 # All three get the scale's budget. NeRV is lesson 04's `BaselineNeRV` (the NeRV of HNeRV's
 # code, which paper 001's code is built on) and HNeRV is sized by `hnerv_budget` (the
-# paper's c2), both trained with HNeRV's recipe (`TrainConfig.hnerv`). The two-stream model
-# trains with its own code's (`TrainConfig.recipe("two_stream", ...)`: lr 2e-3 and batch 1
-# from its README, L2 as its text says, HNeRV's schedule). The quick scale multiplies every
-# lr by 5 (its runs are 640 to 1,280 steps). NeRV takes times, HNeRV
-# frames, the two-stream model both.
+# paper's c2), both trained with HNeRV's recipe, so the cache shares them with lesson 04. The
+# two-stream model trains with its own code's recipe (`train.RECIPES["two_stream"]`: lr 2e-3
+# and batch 1 from its README, L2 as its text says, HNeRV's schedule); an experiment has one
+# recipe, so the two-stream row carries what differs from HNeRV's, at this scale (the quick
+# scale multiplies every lr by 5). NeRV takes times, HNeRV frames, the two-stream model both.
+
 
 # %%
-from nerv_lessons.hnerv import BaselineNeRV, HNeRV, baseline_nerv_budget, frames_in, hnerv_budget
+#| export two_stream
+def build_two_stream(video: torch.Tensor, budget: float, **changes) -> Setup:
+    """The two-stream model of about `budget` million numbers for this clip, sized by
+    `two_stream_budget` (changes go to its HF stream); its input is frames and times."""
+    frames, _, height, width = video.shape
+    config = two_stream_budget(budget, frames, height, width, **changes)
+    return Setup(TwoStream(config), frames_and_times, two_stream_size(config, frames))
+
+
+register_model("two_stream", build_two_stream)
+
+
+def two_stream_recipe(scale: Scale) -> dict:
+    """What the two-stream code's recipe changes in HNeRV's at `scale` (lr 2e-3 and batch 1,
+    times the scale's lr factor): the recipe of the two-stream row of TWO_STREAM."""
+    own, hnerv = TrainConfig.recipe("two_stream", scale), TrainConfig.recipe("hnerv", scale)
+    fields = ("lr", "batch_size", "loss", "warmup", "betas")
+    return {
+        name: getattr(own, name) for name in fields if getattr(own, name) != getattr(hnerv, name)
+    }
+
+
+def two_stream_experiment(scale: Scale) -> Experiment:
+    """Paper 001's Table I at `scale`: NeRV, HNeRV and two streams at equal size. The
+    experiment's recipe is HNeRV's; the two-stream row carries its own lr and batch, which
+    depend on the scale's lr factor, so the table is built for one scale."""
+    return Experiment(
+        "two-stream",
+        "Hayami et al. (2024, paper 001)",
+        "Table I, NeRV / HNeRV / two streams at equal size (DAVIS, all)",
+        "hnerv",
+        rows=(
+            Row("NeRV", "baseline_nerv", paper_psnr=28.91, paper_ms_ssim=0.8865),
+            Row("HNeRV", "hnerv", paper_psnr=30.94, paper_ms_ssim=0.9160),
+            Row(
+                "two-stream",
+                "two_stream",
+                recipe=two_stream_recipe(scale),
+                paper_psnr=31.81,
+                paper_ms_ssim=0.9284,
+            ),
+        ),
+        claims=(("two-stream", "HNeRV"), ("HNeRV", "NeRV")),
+    )
+
+
+# Registered for the default scale ($NERV_LESSONS_SCALE, else the device's); a lesson at
+# another scale registers two_stream_experiment(scale) again.
+TWO_STREAM = register(two_stream_experiment(pick_scale()))
+
+
+# %%
+from nerv_lessons.experiments import fit, results_folder, run, verdict
 from nerv_lessons.metrics import psnr
-from nerv_lessons.train import TrainConfig, evaluate, frame_times, train
 
-nerv_config = baseline_nerv_budget(budget, scale.height, scale.width)
-hnerv_config = hnerv_budget(budget, scale.frames, scale.height, scale.width)
-hnerv_recipe = TrainConfig.hnerv(scale, progress=False)
-recipes = {
-    "NeRV": hnerv_recipe,
-    "HNeRV": hnerv_recipe,
-    "two-stream": TrainConfig.recipe("two_stream", scale, progress=False),
-}
-builders = {  # name -> (model class, config, model input, size)
-    "NeRV": (BaselineNeRV, nerv_config, frame_times, None),
-    "HNeRV": (HNeRV, hnerv_config, frames_in, hnerv_size(hnerv_config, scale.frames)),
-    "two-stream": (
-        TwoStream,
-        two_config,
-        frames_and_times,
-        two_stream_size(two_config, scale.frames),
-    ),
-}
-models, results = {}, {}
+experiment = register(two_stream_experiment(scale))
+for row in experiment.rows:
+    print(f"{row.label:<11} model {row.model!r:<15} recipe {experiment.recipe!r} + {row.recipe}")
 start = time.perf_counter()
-for name, (model_class, config, model_input, size) in builders.items():
-    torch.manual_seed(0)  # before building: the seed sets the initial weights
-    model = model_class(config).to(device)
-    size = count_parameters(model) if size is None else size
-    history = train(model, video, recipes[name], model_input)
-    models[name], results[name] = model, evaluate(model, video, model_input)
-    print(
-        f"{name:<11} {size / 1e6:.4f}M, lr {recipes[name].lr:g}, batch "
-        f"{recipes[name].batch_size}, trained in {history['seconds'][-1]:.1f} s"
-    )
-print(f"three runs, {scale.epochs} epochs each: {time.perf_counter() - start:.0f} s")
-
-# %%
-paper_table1 = {"NeRV": (28.91, 0.8865), "HNeRV": (30.94, 0.9160), "two-stream": (31.81, 0.9284)}
-print("paper Table I: DAVIS, all 50 videos, 640x1280 crop, ~1.5M, 300 epochs")
-print(f"ours: Bunny, {scale.describe()}, {device}, {hnerv_recipe.epochs} epochs")
-print(f"{'model':<11} {'paper PSNR':>10} {'MS-SSIM':>8} | {'our PSNR':>8} {'MS-SSIM':>8}")
-for name, (paper_psnr, paper_ssim) in paper_table1.items():
-    ours = results[name]
-    print(
-        f"{name:<11} {paper_psnr:>10.2f} {paper_ssim:>8.4f} | "
-        f"{ours['psnr'].mean():8.2f} {ours['ms_ssim'].mean():8.4f}"
-    )
-gain = results["two-stream"]["psnr"].mean() - results["HNeRV"]["psnr"].mean()
-print(f"two-stream - HNeRV: paper +0.87 dB (DAVIS, all); ours {gain:+.2f} dB")
+results = run(experiment, scale, seeds=3, device=device)
+print(f"three rows x 3 seeds: {time.perf_counter() - start:.0f} s")
+results.show()
+results.save(results_folder(scale))
+print(f"paper: DAVIS, all 50 videos, 640x1280 crop, ~1.5M, 300 epochs; ours {scale.describe()}")
 
 # %% [markdown]
-# The paper averages 50 varied DAVIS videos after 300 epochs at 1.5M; ours is one slow Bunny
-# clip at the printed scale with a few seconds of training, so only directions compare. At the
-# quick scale the two-stream model trains at 5 x its code's 2e-3 = 1e-2, the largest lr in the
-# course, and each row is one seed: which of it and HNeRV comes out ahead there is not yet a
-# measured effect. With
-# so few steps the LF stream's tiny decoders have little time to learn the smooth picture,
-# and at the quick scale LFD1 is only a couple of thousand parameters.
+# The paper averages 50 varied DAVIS videos after 300 epochs at 1.5M; ours is one Bunny clip
+# at the printed scale with seconds of training, so only directions compare, and the verdicts
+# above are computed from the seeds. At the quick scale the two-stream model trains at
+# 5 x its code's 2e-3 = 1e-2, the largest lr in the course, with tiny LF decoders.
 #
 # ## What each stream draws
 #
-# The HF stream alone (shown as 0.5 + hf), LFD1 alone, the whole LF stream and the sum.
+# The seed-0 two-stream model from the table (`fit` returns it from the cache): the HF stream
+# alone (shown as 0.5 + hf), LFD1 alone, the whole LF stream and the sum.
 
 # %%
+two = fit(experiment, "two-stream", scale, 0, device)[0].model.eval()
 index = scale.frames // 2
-two = models["two-stream"].eval()
 with torch.no_grad():
     frames, t = frames_and_times(video, torch.tensor([index], device=device))
     parts = two.streams(two.encode(frames), t)
@@ -531,7 +549,7 @@ for ax, (title, image) in zip(axes, panels.items()):
     ax.set_title(title, fontsize=8)
     ax.axis("off")
 plt.show()
-for name in ("lf", "lf1"):
+for name in ("lf", "lf1", "frame"):
     print(f"PSNR of the {name} output alone: {psnr(parts[name], frames).item():.2f} dB")
 
 # %% [markdown]
@@ -542,48 +560,49 @@ for name in ("lf", "lf1"):
 # alone, so the paper expects the two-stream model to be steadier. We measure it: the
 # frame-to-frame PSNR change `|PSNR(t + 1) - PSNR(t)|`, averaged over the clip.
 
+
 # %%
-jumps = {}
+def mean_jump(per_frame_psnr: torch.Tensor) -> float:
+    """Mean |PSNR(t + 1) - PSNR(t)| over the clip, in dB: lower is steadier."""
+    return per_frame_psnr.diff().abs().mean().item()
+
+
+seeds = results.provenance["seeds"]
+jumps = {}  # row -> per-seed mean |change|, from the table's own trained models
 fig, ax = plt.subplots(figsize=(8, 3))
-for name, result in results.items():
-    jumps[name] = result["psnr"].diff().abs().mean().item()
-    ax.plot(result["psnr"], marker=".", label=f"{name} (mean |change| {jumps[name]:.2f} dB)")
-    spread = result["psnr"].std()
-    print(f"{name:<11} mean |PSNR(t+1) - PSNR(t)| = {jumps[name]:.3f} dB, std {spread:.3f} dB")
+for row in experiment.rows:
+    records = [fit(experiment, row.label, scale, seed, device)[1] for seed in seeds]
+    jumps[row.label] = torch.tensor([mean_jump(record["psnr"]) for record in records])
+    ax.plot(records[0]["psnr"], marker=".", label=f"{row.label} (seed 0)")
+    print(
+        f"{row.label:<11} mean |PSNR(t+1) - PSNR(t)| = {jumps[row.label].mean():.3f} "
+        f"+- {jumps[row.label].std():.3f} dB over seeds {seeds}"
+    )
 ax.set(xlabel="frame", ylabel="PSNR (dB)", title=f"per-frame PSNR, {scale.name} scale")
 ax.legend(fontsize=8)
 plt.show()
-steadier = jumps["two-stream"] < jumps["HNeRV"]
+
+
+def steadiness(label):
+    """A row for `verdict`: minus the mean jump, so that higher is better (steadier)."""
+    values = -jumps[label]
+    return {"steady_mean": values.mean().item(), "steady_std": values.std().item(), "seeds": 3}
+
+
+result, gap, noise = verdict(steadiness("two-stream"), steadiness("HNeRV"), "steady")
 print(
-    f"here the two-stream model is {'steadier' if steadier else 'no steadier'} than HNeRV: "
-    f"{jumps['two-stream']:.3f} vs {jumps['HNeRV']:.3f} dB per frame "
-    f"({'as' if steadier else 'unlike'} the paper's argument)"
+    f"paper: two-stream steadier than HNeRV | ours: HNeRV jumps {-gap:+.3f} dB more per "
+    f"frame, noise {noise:.3f} -> {result}"
 )
 
 # %% [markdown]
-# Whichever way it falls here, the measurement is weak evidence at small scales. Four things
-# to look at, each printed below:
-#
-# - **The clip.** The quick scale's 16 Bunny frames barely move (the original's own change
-#   between frames is printed last), so every model has little to jump over.
-# - **Training.** Few epochs: the LF stream alone draws only a rough picture (its PSNR was
-#   printed above), so the HF stream, which sees each frame separately, does most of the work.
-# - **Fast levels are aliased.** Between neighbouring frames `t` moves by `1/T`, so level `i`
-#   turns by `1.25^i * pi / T`. Once `1.25^i > T` that is more than half a turn: sampled at the
-#   frames, such a sine jumps back and forth instead of drifting, and LFD2 gets inputs that are
-#   not smooth in the frame index. Smoothness in `t` is only as good as the slowest levels.
-# - **Capacity.** At the quick scale LFD1, the decoder of the slow levels, has one channel.
+# The paper's reason for steadiness is that the LF stream, a function of `t` alone, carries
+# the smooth picture while the HF stream adds per-frame details. We measure what each stream
+# of the seed-0 model does from frame to frame, beside the clip's own motion.
 
 # %%
-aliased = [i for i in range(two_config.levels) if two_config.pe_base**i > scale.frames]
-paper_aliased = [i for i in range(two_config.levels) if two_config.pe_base**i > 132]
-print(
-    f"levels with 1.25^i > T: i >= {aliased[0]} here (T = {scale.frames}), "
-    f"i >= {paper_aliased[0]} at T = 132; LFD2 gets levels >= {two_config.low}"
-)
-print(f"LFD1 (hidden, channels) = {two_config.lf1}, LFD2 = {two_config.lf2}")
 with torch.no_grad():  # every stream's output for every frame, a few frames at a time
-    outs = {"hf": [], "lf": []}
+    outs = {"hf": [], "lf": [], "frame": []}
     for chunk in torch.arange(scale.frames, device=device).split(8):
         frames, t = frames_and_times(video, chunk)
         parts = two.streams(two.encode(frames), t)
@@ -598,15 +617,31 @@ def step(frames):
 
 
 print(
-    f"mean |x(t+1) - x(t)| per pixel: original {step(video):.4f}, "
+    f"mean |x(t+1) - x(t)| per pixel: video {step(video):.4f}, "
     f"LF stream {step(outs['lf']):.4f}, HF stream {step(outs['hf']):.4f}"
+)
+print(
+    f"mean |output| per pixel: LF stream {outs['lf'].abs().mean():.4f}, "
+    f"HF stream {outs['hf'].abs().mean():.4f}; PSNR of LF alone "
+    f"{psnr(outs['lf'], video).mean():.2f} dB, HF + LF {psnr(outs['frame'], video).mean():.2f} dB"
+)
+aliased = [i for i in range(two_config.levels) if two_config.pe_base**i > scale.frames]
+print(
+    f"levels with 1.25^i > T = {scale.frames}: i >= {aliased[0]} (LFD2 gets i >= "
+    f"{two_config.low}); LFD1 (hidden, channels) = {two_config.lf1}, LFD2 = {two_config.lf2}"
 )
 
 # %% [markdown]
-# The last line says how much each stream's output changes between neighbouring frames,
-# beside the original clip's own motion. The paper's setting (DAVIS, many moving videos,
-# 300 epochs, a far larger LFD1) is where its argument was made; rerun at
-# the lesson or paper scale to test it there.
+# This is the opposite of the method's intent: the HF stream comes out nearly static and the
+# LF stream moves as much as the video (the first line). The measured reason is in the second
+# line: the HF stream's output is small (its input, the high-passed frame, kept a fraction of
+# a percent of the energy, printed at the top) while the LF stream alone already scores close
+# to the whole model, so it draws the frame, motion included. It can, because the fast PE
+# levels that LFD2 gets turn by more than half a turn between frames (the third line): fed
+# with them, an index-based decoder can give every frame its own picture, which is what NeRV
+# does. Nothing in the loss asks the LF stream to be smooth. The paper's setting (DAVIS, 300
+# epochs, a far larger LFD1) is where its argument was made; rerun at the lesson or paper
+# scale to test it there.
 #
 # %% [markdown]
 # ## Exercise: how much does the filter remove?
@@ -643,10 +678,11 @@ print("Right: 80 % of each axis is only about 64 % of the coefficients")
 # - Two streams: an HNeRV-like HF stream on a high-passed frame (FFT, 80 % of each axis
 #   removed) plus an index-based LF stream whose encoding is split between LFD1 and LFD2.
 # - Sizes follow HFD : LFD1 : LFD2 = 20 : 1 : 5 of the budget left after the embeddings.
-# - The paper's gain over HNeRV is +0.87 dB on DAVIS; the printed tables show ours at this scale.
+# - The paper's gain over HNeRV is +0.87 dB on DAVIS; the table (3 seeds, verdicts computed)
+#   shows ours at this scale.
 # - The paper argues the LF stream makes quality steadier from frame to frame. Measure it
-#   rather than assume it: with few epochs, a nearly static clip, aliased fast PE levels and a
-#   tiny LFD1 it need not hold, and the printed comparison says whether it did here.
+#   rather than assume it: here the LF stream, fed aliased fast PE levels, carries the motion
+#   and the HF stream is nearly static, the opposite of the intent (measured above).
 
 # %%
 print(f"lesson time: {time.perf_counter() - notebook_start:.0f} s on {device} ({scale.name} scale)")

@@ -196,3 +196,20 @@ def test_cli_lists_and_runs(tmp_path, capsys, monkeypatch):
     rows, _ = load_results(tmp_path / "out" / "test-table.csv")
     assert math.isfinite(rows[1]["psnr_mean"])
     assert cli.main(["run", "no-such-table"]) == 2
+
+
+def test_cli_takes_a_short_clip_with_fewer_frames(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(experiments.EXPERIMENTS, TABLE.name, TABLE)
+    monkeypatch.setitem(cli.SCALES, "quick", SCALE)
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    import imageio.v3 as iio
+
+    for index in range(3):
+        iio.imwrite(frames / f"{index:03d}.png", (torch.rand(40, 80, 3) * 255).byte().numpy())
+    common = ["run", TABLE.name, "--scale", "quick", "--seeds", "1", "--video", str(frames)]
+    with pytest.raises(ValueError, match="fewer frames"):
+        cli.main(common)  # the scale asks for 4 frames, the clip has 3
+    assert cli.main([*common, "--frames", "3", "--out", str(tmp_path / "out")]) == 0
+    assert cli.main([*common, "--frame-step", "0"]) == 2
+    assert "at least 1" in capsys.readouterr().err

@@ -187,3 +187,27 @@ def test_masked_hnerv_training_ignores_what_is_under_the_holes(bunny):
     assert histories[0] == histories[1]
     for a, b in zip(models[0].parameters(), models[1].parameters()):
         assert torch.equal(a, b)
+
+
+def test_the_inpainting_family_trains_on_the_masked_clip():
+    from nerv_lessons.experiments import EXPERIMENTS, FLOORS, MODELS
+    from nerv_lessons.inpaint import inpainting_mask
+
+    video = torch.rand(4, 3, 80, 160)
+    for kind in ("boxes", "objects"):
+        setup = MODELS["hnerv_inpainting"](video, 0.05, mask=kind)
+        known = inpainting_mask(kind, 4, 80, 160)
+        assert torch.equal(setup.mask, known)
+        indices = torch.tensor([1, 3])
+        assert torch.equal(setup.model_input(video, indices), (video * known)[indices])
+        assert torch.equal(FLOORS[f"masked input, {kind}"](video, torch.arange(4)), video * known)
+        assert torch.equal(
+            FLOORS[f"fill_holes, {kind}"](video, torch.arange(4)), fill_holes(video, known)
+        )
+    assert torch.equal(inpainting_mask("boxes", 4, 80, 160), box_mask(4, 80, 160))
+    experiment = EXPERIMENTS["hnerv-inpainting"]
+    assert {row.changes["mask"] for row in experiment.rows} == {"boxes", "objects"}
+    with pytest.raises(ValueError, match="unknown mask kind"):
+        MODELS["hnerv_inpainting"](video, 0.05, mask="circles")
+    with pytest.raises(ValueError):
+        MODELS["hnerv_inpainting"](torch.rand(4, 80, 160), 0.05)  # no channel axis

@@ -185,3 +185,72 @@ def test_short_fit_on_bunny_beats_the_honest_baseline(bunny, kind):
         flat = video.mean(dim=(2, 3), keepdim=True).expand_as(video)
         baseline = psnr(flat, video).mean() + 3
     assert ours > baseline, f"{kind}: {ours:.2f} dB, needs > {baseline:.2f} dB"
+
+
+# --- lesson 06's experiment layer: families, floor, tables, and NeRV with residual blocks ---
+
+
+def test_res_nerv_keeps_shapes_and_starts_as_plain_nerv():
+    from nerv_lessons.hnerv import BaselineNeRV, baseline_nerv_budget
+    from nerv_lessons.residual import res_nerv
+
+    config = baseline_nerv_budget(0.05, 80, 160)
+    torch.manual_seed(0)
+    plain = BaselineNeRV(config)
+    torch.manual_seed(0)
+    residual = res_nerv(config)
+    times = torch.tensor([0.0, 0.5])
+    assert residual(times).shape == (2, 3, 80, 160)
+    assert all(isinstance(block, ResidualBlock) for block in residual.blocks)
+    assert count_parameters(residual) > count_parameters(plain)
+    # zero-initialised last convs: a fresh residual NeRV draws what its plain blocks draw
+    residual.load_state_dict(plain.state_dict(), strict=False)
+    for mine, theirs in zip(residual.blocks, plain.blocks):
+        mine.upscale.load_state_dict(theirs.state_dict())
+    torch.testing.assert_close(residual(times), plain(times))
+    assert count_macs(residual, times[:1]) > count_macs(plain, times[:1])
+
+
+def test_res_nerv_refuses_an_hnerv_config():
+    from nerv_lessons.residual import res_nerv
+
+    with pytest.raises(TypeError, match="BaselineNeRVConfig"):
+        res_nerv(HNeRVConfig(**TINY))
+
+
+def test_rc_hnerv_family_counts_the_lowres_frames():
+    from nerv_lessons.experiments import MODELS
+
+    video = torch.rand(4, 3, 80, 160)
+    setup = MODELS["rc_hnerv"](video, 0.05)
+    assert isinstance(setup.model, RCHNeRV)
+    assert setup.params == representation_size(setup.model, 4) <= 0.05e6
+    assert setup.params > setup.model.config.embedding_numbers(4) + count_parameters(
+        setup.model.decoder
+    )  # the low-resolution frames count
+    assert setup.model_input(video, torch.tensor([1])).shape == (1, 3, 80, 160)
+    res = MODELS["res_hnerv"](video, 0.05)
+    assert all(isinstance(block, ResidualBlock) for block in res.model.decoder.blocks)
+    with pytest.raises(ValueError):
+        MODELS["rc_hnerv"](video, 1e-5)  # too small a budget
+
+
+def test_bicubic_floor_is_the_upsampled_lowres_frames():
+    from nerv_lessons.experiments import FLOORS
+
+    video = torch.rand(3, 3, 80, 160)
+    copy = FLOORS["bicubic low-res"](video, torch.arange(3))
+    assert copy.shape == video.shape
+    torch.testing.assert_close(copy, upsize(downsize(video, 16), 80, 160))
+    with pytest.raises(ValueError, match="factor"):
+        FLOORS["bicubic low-res"](torch.rand(1, 3, 81, 160), torch.arange(1))
+
+
+def test_tables_are_registered_with_the_paper_claim():
+    from nerv_lessons.experiments import EXPERIMENTS
+
+    table = EXPERIMENTS["rc-hnerv-vs-hnerv"]
+    assert [row.model for row in table.rows] == ["hnerv", "rc_hnerv"]
+    assert table.claims == (("RC-HNeRV", "HNeRV"),)
+    assert "bicubic low-res" in table.floors
+    assert EXPERIMENTS["res-hnerv-vs-hnerv"].claims == ()

@@ -191,3 +191,35 @@ def test_short_fit_on_bunny_beats_the_flat_baseline(bunny):
     flat = video.mean(dim=(2, 3), keepdim=True).expand_as(video)
     baseline = psnr(flat, video).mean() + 3
     assert ours > baseline, f"{ours:.2f} dB, needs > {baseline:.2f} dB"
+
+
+def test_the_two_stream_family_builds_the_lesson_sizing():
+    from nerv_lessons.experiments import MODELS
+
+    video = torch.rand(4, 3, 80, 160)
+    setup = MODELS["two_stream"](video, 0.05)
+    config = two_stream_budget(0.05, 4, 80, 160)
+    assert setup.model.config == config
+    assert setup.params == two_stream_size(config, 4)
+    assert setup.model_input is frames_and_times
+    with pytest.raises(ValueError, match="too small"):
+        MODELS["two_stream"](video, 1e-4)
+
+
+def test_the_two_stream_row_carries_its_own_recipe_at_each_scale():
+    from nerv_lessons.train import RECIPES
+    from nerv_lessons.two_stream import two_stream_experiment, two_stream_recipe
+
+    for scale in SCALES.values():
+        recipe = two_stream_recipe(scale)
+        assert recipe == {
+            "lr": RECIPES["two_stream"]["lr"] * scale.lr_factor,
+            "batch_size": RECIPES["two_stream"]["batch_size"],
+        }
+        experiment = two_stream_experiment(scale)
+        assert experiment.recipe == "hnerv"
+        rows = {row.label: row for row in experiment.rows}
+        assert rows["two-stream"].recipe == recipe and rows["HNeRV"].recipe == {}
+        assert ("two-stream", "HNeRV") in experiment.claims
+    with pytest.raises(AttributeError):
+        two_stream_recipe("quick")  # a Scale, not its name
