@@ -248,9 +248,9 @@ def _floor(kind: str, fill: bool):
 
 
 register_model("hnerv_inpainting", build_inpainting)
-for _kind in MASK_KINDS:
-    register_floor(f"masked input, {_kind}", _floor(_kind, fill=False))
-    register_floor(f"fill_holes, {_kind}", _floor(_kind, fill=True))
+for _kind in MASK_KINDS:  # "masked": the masked input; "fill": fill_holes on it
+    register_floor(f"masked, {_kind}", _floor(_kind, fill=False))
+    register_floor(f"fill, {_kind}", _floor(_kind, fill=True))
 
 # HNeRV's Table 7 (10 DAVIS videos, five 50x50 boxes; PSNR over the whole frame): the rows
 # here are HNeRV's raw output on each mask kind; lesson 09 scores the holes from the models.
@@ -266,7 +266,7 @@ HNERV_INPAINTING = register(
         ),
         floors=(
             "mean frame",
-            *(f"{name}, {kind}" for kind in MASK_KINDS for name in ("masked input", "fill_holes")),
+            *(f"{name}, {kind}" for kind in MASK_KINDS for name in ("masked", "fill")),
         ),
     )
 )

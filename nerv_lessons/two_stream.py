@@ -26,8 +26,6 @@ from nerv_lessons.encoding import positional_encoding
 from nerv_lessons.experiments import Experiment, Row, Setup, register, register_model
 from nerv_lessons.hnerv import Decoder, Encoder, HNeRVConfig, hnerv_shape, reference_c2
 from nerv_lessons.nerv import count_parameters, expect_shape, make_activation
-from nerv_lessons.scales import Scale, pick_scale
-from nerv_lessons.train import TrainConfig
 
 FILTER_RATE = 0.8  # the paper's "removes 80 % of the frequency bandwidth"
 PE_BASE, PE_LEVELS, PE_LOW = 1.25, 30, 10  # b, n, m of the paper (n levels as its code)
@@ -281,21 +279,10 @@ def build_two_stream(video: torch.Tensor, budget: float, **changes) -> Setup:
 register_model("two_stream", build_two_stream)
 
 
-def two_stream_recipe(scale: Scale) -> dict:
-    """What the two-stream code's recipe changes in HNeRV's at `scale` (lr 2e-3 and batch 1,
-    times the scale's lr factor): the recipe of the two-stream row of TWO_STREAM."""
-    own, hnerv = TrainConfig.recipe("two_stream", scale), TrainConfig.recipe("hnerv", scale)
-    fields = ("lr", "batch_size", "loss", "warmup", "betas")
-    return {
-        name: getattr(own, name) for name in fields if getattr(own, name) != getattr(hnerv, name)
-    }
-
-
-def two_stream_experiment(scale: Scale) -> Experiment:
-    """Paper 001's Table I at `scale`: NeRV, HNeRV and two streams at equal size. The
-    experiment's recipe is HNeRV's; the two-stream row carries its own lr and batch, which
-    depend on the scale's lr factor, so the table is built for one scale."""
-    return Experiment(
+# Paper 001's Table I: NeRV, HNeRV and two streams at equal size. HNeRV's recipe for NeRV and
+# HNeRV, as that paper's code trains them; the two-stream row keeps its own code's recipe.
+TWO_STREAM = register(
+    Experiment(
         "two-stream",
         "Hayami et al. (2024, paper 001)",
         "Table I, NeRV / HNeRV / two streams at equal size (DAVIS, all)",
@@ -306,15 +293,11 @@ def two_stream_experiment(scale: Scale) -> Experiment:
             Row(
                 "two-stream",
                 "two_stream",
-                recipe=two_stream_recipe(scale),
+                paper_recipe="two_stream",
                 paper_psnr=31.81,
                 paper_ms_ssim=0.9284,
             ),
         ),
         claims=(("two-stream", "HNeRV"), ("HNeRV", "NeRV")),
     )
-
-
-# Registered for the default scale ($NERV_LESSONS_SCALE, else the device's); a lesson at
-# another scale registers two_stream_experiment(scale) again.
-TWO_STREAM = register(two_stream_experiment(pick_scale()))
+)

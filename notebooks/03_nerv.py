@@ -876,7 +876,7 @@ from nerv_lessons.data import check_frames, load_clip
 from nerv_lessons.metrics import ms_ssim, ms_ssim_window, params_per_pixel, psnr
 from nerv_lessons.nerv import NeRV, count_parameters, nerv_for_scale
 from nerv_lessons.scales import Scale, seed_everything
-from nerv_lessons.train import TrainConfig, evaluate, frame_times, train
+from nerv_lessons.train import RECIPES, TrainConfig, evaluate, frame_times, train
 
 CACHE_VARIABLE = "NERV_LESSONS_CACHE"
 FLOOR_PREFIX = "floor: "
@@ -908,6 +908,9 @@ class Row:
     epochs: float = 1.0
     paper_psnr: float | None = None
     paper_ms_ssim: float | None = None
+    # A row that its own paper trains differently (a key of train.RECIPES, e.g. "two_stream"):
+    # it gets that recipe at the scale, then `recipe`'s changes. None: the experiment's.
+    paper_recipe: str | None = None
 
 
 @dataclass(frozen=True)
@@ -937,6 +940,9 @@ class Experiment:
                     f"experiment {self.name!r}: claim {pair} names rows {missing} that the "
                     f"table lacks (rows: {labels})"
                 )
+        for recipe in {self.recipe, *(row.paper_recipe for row in self.rows)} - {None}:
+            if recipe not in RECIPES:
+                raise ValueError(f"unknown recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
         if self.split not in SPLITS:
             raise ValueError(f"split {self.split!r}: choose one of {', '.join(SPLITS)}")
         if unknown := [name for name in self.floors if name not in FLOORS]:
@@ -1062,7 +1068,8 @@ def _clip_digest(video: torch.Tensor) -> str:
 
 
 def _row_recipe(experiment: Experiment, row: Row, scale: Scale, seed: int) -> TrainConfig:
-    config = TrainConfig.recipe(experiment.recipe, scale, progress=False, seed=seed)
+    paper = row.paper_recipe or experiment.recipe
+    config = TrainConfig.recipe(paper, scale, progress=False, seed=seed)
     epochs = max(1, round(config.epochs * row.epochs))
     return replace(config, epochs=epochs, **row.recipe)
 

@@ -621,7 +621,9 @@ print(
 # scale multiplies by 5); the reference code of paper 000 trains both of its models with
 # HNeRV's recipe too (lr 0.00099). Besides the mean frame, the table's floor is the bicubic
 # upsampling of the stored low-resolution frames alone: RC-HNeRV's base, no decoder at all.
-# The residual blocks get their own small table (paper 004 gives no PSNR to compare with).
+# The residual blocks' table is registered too (`nerv-lessons run res-hnerv-vs-hnerv`, no
+# paper column: paper 004 gives only BD-rates); the lesson does not train it, to keep within
+# its time budget, and measures their cost instead (above).
 
 
 # %%
@@ -686,10 +688,7 @@ start = time.perf_counter()
 rc_results = run(RC_HNERV_VS_HNERV, scale, seeds=3, device=device)
 rc_results.show()
 rc_results.save(results_folder(scale))
-res_results = run(RES_HNERV_VS_HNERV, scale, seeds=1, device=device)
-res_results.show()
-res_results.save(results_folder(scale))
-print(f"both tables: {time.perf_counter() - start:.0f} s (trainings in the cache are not rerun)")
+print(f"table: {time.perf_counter() - start:.0f} s (trainings in the cache are not rerun)")
 rc, plain = rc_results["RC-HNeRV"], rc_results["HNeRV"]
 print(
     f"low-res gain: paper +0.40 dB (DAVIS); ours {rc['psnr_mean'] - plain['psnr_mean']:+.2f} dB "
@@ -700,44 +699,52 @@ print(
     f"over the bicubic floor: HNeRV {plain['psnr_mean'] - floor:+.2f} dB, RC-HNeRV "
     f"{rc['psnr_mean'] - floor:+.2f} dB"
 )
-res_gap = res_results["HNeRV + res. blocks"]["psnr_mean"] - res_results["HNeRV"]["psnr_mean"]
-print(f"res. blocks - HNeRV (seed 0): {res_gap:+.2f} dB")
 for kind in ("hnerv", "resblocks"):
     config = configs[kind]
     print(f"{names[kind]:<20} block widths {config.widths()} (c2 {config.fc_dim})")
 
 # %% [markdown]
-# Paper 000 reports DAVIS averages (many fast, varied videos) after full training; paper 004
-# reports only BD-rates against NeRV (Bunny: -20.36 %, the bitrate saved at equal PSNR), so it
-# has no PSNR to put in this table. Ours is Bunny at the printed scale after short training,
-# so only directions can be compared. With so few steps the low-resolution base helps most:
-# the decoder starts from a blurry but correct frame instead of grey. At the quick scale the
-# low-res frames also take a larger share of the budget than at the paper's (16 frames, 0.05M).
-#
-# Where the residual blocks score below plain HNeRV (the printed difference, one seed), the
-# candidate reasons are ours, not the paper's: at equal size the two extra 3x3 convs per
-# block are paid for with width (the widths printed above; at the quick scale even the
-# 12-channel floor has to go), so every block has fewer channels; the residual units start
-# as zero (their last conv is zero-initialised) and have only the scale's few epochs to
-# learn to contribute; and
-# Res-NeRV was measured on NeRV, with its own block design and full training, not on HNeRV.
-#
-# ## Frame by frame
-
-# %% [markdown]
-# The seed-0 models, from the cache through `fit`: their per-frame PSNR.
+# The seeds one by one: PSNR, the final training loss and the loss after a quarter of the
+# epochs, and how large the learned residual is on average (`mean |r|`, RC-HNeRV only). A
+# seed far from the others is what makes a wide standard deviation.
 
 # %%
 trained_models, per_frame = {}, {}
-for experiment, label, kind in (
-    (RC_HNERV_VS_HNERV, "HNeRV", "hnerv"),
-    (RC_HNERV_VS_HNERV, "RC-HNeRV", "lowres"),
-    (RES_HNERV_VS_HNERV, "HNeRV + res. blocks", "resblocks"),
-):
-    setup, record = fit(experiment, label, scale, seed=0, device=device)
-    trained_models[kind], per_frame[kind] = setup.model, record["psnr"]
+print(f"{'row':<9} {'seed':>4} {'PSNR':>6} {'loss':>8} {'loss 1/4':>9} {'mean |r|':>9}")
+for label, kind in (("HNeRV", "hnerv"), ("RC-HNeRV", "lowres")):
+    for seed in range(3):
+        setup, record = fit(RC_HNERV_VS_HNERV, label, scale, seed=seed, device=device)
+        loss = record["history"]["loss"]
+        residual = "-"
+        if kind == "lowres":
+            with torch.no_grad():
+                pieces = setup.model.eval().parts(*setup.model.encode(video))
+            residual = f"{pieces['residual'].abs().mean():.4f}"
+        print(
+            f"{label:<9} {seed:>4} {record['psnr'].mean():6.2f} {loss[-1]:8.5f} "
+            f"{loss[len(loss) // 4]:9.5f} {residual:>9}"
+        )
+        if seed == 0:  # the seed-0 models are the ones drawn below
+            trained_models[kind], per_frame[kind] = setup.model, record["psnr"]
+
+# %% [markdown]
+# Paper 000 reports DAVIS averages (many fast, varied videos) after full training. Ours is
+# Bunny at the printed scale after short training, so only directions can be compared. Read
+# the verdict with the per-seed table: at the quick scale on a CPU, two RC-HNeRV seeds end
+# above every HNeRV seed, and one ends far below them, with a final training loss about three
+# times the others' and a smaller learned residual (`mean |r|`). At a quarter of the epochs
+# its loss was level with the other seeds' (`loss 1/4`): it stalled later. That one seed
+# makes the standard deviation, so the
+# paper's +0.40 dB is "within noise" here: three seeds cannot settle it. Both trained rows
+# beat both floors; the bicubic floor is below the mean frame at this size because 5x10
+# pixels hold little of an 80x160 frame. At the quick scale the low-res frames also take a
+# larger share of the budget than at the paper's (the exercise below measures it).
+#
+# ## Frame by frame
+
+# %%
 fig, ax = plt.subplots(figsize=(8, 3))
-for kind in KINDS:
+for kind in per_frame:
     ax.plot(per_frame[kind], marker=".", label=names[kind])
 ax.plot(psnr(base.clamp(0, 1), video).cpu(), "k--", label="bicubic low-res only")
 ax.set(xlabel="frame", ylabel="PSNR (dB)", title=f"per-frame PSNR, {scale.name} scale")

@@ -200,9 +200,9 @@ def test_the_inpainting_family_trains_on_the_masked_clip():
         assert torch.equal(setup.mask, known)
         indices = torch.tensor([1, 3])
         assert torch.equal(setup.model_input(video, indices), (video * known)[indices])
-        assert torch.equal(FLOORS[f"masked input, {kind}"](video, torch.arange(4)), video * known)
+        assert torch.equal(FLOORS[f"masked, {kind}"](video, torch.arange(4)), video * known)
         assert torch.equal(
-            FLOORS[f"fill_holes, {kind}"](video, torch.arange(4)), fill_holes(video, known)
+            FLOORS[f"fill, {kind}"](video, torch.arange(4)), fill_holes(video, known)
         )
     assert torch.equal(inpainting_mask("boxes", 4, 80, 160), box_mask(4, 80, 160))
     experiment = EXPERIMENTS["hnerv-inpainting"]

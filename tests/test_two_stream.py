@@ -207,19 +207,16 @@ def test_the_two_stream_family_builds_the_lesson_sizing():
 
 
 def test_the_two_stream_row_carries_its_own_recipe_at_each_scale():
+    from nerv_lessons.experiments import _row_recipe
     from nerv_lessons.train import RECIPES
-    from nerv_lessons.two_stream import two_stream_experiment, two_stream_recipe
+    from nerv_lessons.two_stream import TWO_STREAM
 
+    rows = {row.label: row for row in TWO_STREAM.rows}
+    assert TWO_STREAM.recipe == "hnerv" and ("two-stream", "HNeRV") in TWO_STREAM.claims
     for scale in SCALES.values():
-        recipe = two_stream_recipe(scale)
-        assert recipe == {
-            "lr": RECIPES["two_stream"]["lr"] * scale.lr_factor,
-            "batch_size": RECIPES["two_stream"]["batch_size"],
-        }
-        experiment = two_stream_experiment(scale)
-        assert experiment.recipe == "hnerv"
-        rows = {row.label: row for row in experiment.rows}
-        assert rows["two-stream"].recipe == recipe and rows["HNeRV"].recipe == {}
-        assert ("two-stream", "HNeRV") in experiment.claims
-    with pytest.raises(AttributeError):
-        two_stream_recipe("quick")  # a Scale, not its name
+        own = _row_recipe(TWO_STREAM, rows["two-stream"], scale, seed=0)
+        assert own.lr == pytest.approx(RECIPES["two_stream"]["lr"] * scale.lr_factor)
+        assert own.batch_size == (scale.batch_size or RECIPES["two_stream"]["batch_size"])
+        assert _row_recipe(TWO_STREAM, rows["HNeRV"], scale, seed=0).lr == pytest.approx(
+            RECIPES["hnerv"]["lr"] * scale.lr_factor
+        )
