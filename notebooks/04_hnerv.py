@@ -972,6 +972,7 @@ print("strides: " + ", ".join(f"{name} {value}" for name, value in strides.items
 # larger than the gap. A row under the floor is printed with its training PSNR, to tell a
 # model that cannot fit the clip from one that fits but scores badly.
 
+
 # %%
 def per_seed(experiment, label, seeds):
     return [fit(experiment, label, scale, seed, device)[1] for seed in range(seeds)]
