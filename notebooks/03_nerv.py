@@ -63,8 +63,10 @@ notebook_start = time.perf_counter()
 # 3. blocks of conv 3x3 -> PixelShuffle(s) -> activation, one per stride (5, 2, 2, 2, 2);
 # 4. a 1x1 convolution head to RGB, squashed into [0, 1] by `(tanh + 1) / 2`.
 #
-# The first block keeps the stem's `C` channels; each later block halves the width but never
-# goes under `lower_width` (96 in the paper). `fc_dim` (`C`) alone sets NeRV-S, -M and -L.
+# The first block keeps the stem's `C` channels; each later block divides the width by
+# `reduction` (2) but never goes under `lower_width` (96 in the paper). For the paper's three
+# models half the stem's width is under that floor (C = 26, 58, 112), so the floor sets every
+# later width: NeRV-S runs 26, 96, 96, 96, 96 (printed below). `fc_dim` alone sets S, M and L.
 
 # %%
 #| export nerv
