@@ -1736,7 +1736,7 @@ def main(argv: list[str] | None = None) -> int:
     registry = load_registry()
     if arguments.command == "list":
         for name, experiment in sorted(registry.items()):
-            rows = ", ".join(row.label for row in experiment.rows)
+            rows = " | ".join(row.label for row in experiment.rows)
             print(f"{name:<24} {experiment.paper}, {experiment.table}: {rows}")
         return 0
     if arguments.name not in registry:
