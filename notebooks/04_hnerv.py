@@ -902,8 +902,10 @@ print(f"size HNeRV / NeRV: {table2['HNeRV']['params'] / table2['NeRV']['params']
 # The paper's numbers are 300 epochs of 132 frames at 640x1280 (Table 3: 0.75M, 300 to 3600
 # epochs, HNeRV ahead at every count: 32.81 vs 28.46 dB at 300); ours are the scale printed
 # above. The sizes are equal to about a percent (at the quick scale `baseline_nerv_budget`
-# lowers NeRV's width floor to get there). The training curves of seed 0 show where HNeRV
-# passes NeRV.
+# lowers NeRV's width floor to get there). This NeRV is HNeRV's baseline (one linear stem,
+# HNeRV blocks, HNeRV's L2 recipe at batch 2), not lesson 03's NeRV (an MLP stem, NeRV
+# blocks, NeRV's L1 + SSIM recipe at batch 1), so the two NeRV rows of the course differ a
+# little. The training curves of seed 0 show where HNeRV passes NeRV.
 
 # %%
 nerv_setup, nerv_record = fit(HNERV_VS_NERV, "NeRV", scale, seed=0, device=device)
