@@ -970,9 +970,9 @@ print("strides: " + ", ".join(f"{name} {value}" for name, value in strides.items
 # HNeRV is still catching up (the seed-0 curves above: it needs about half of the full run to
 # reach NeRV's final PSNR, because its encoder must first learn embeddings that carry the
 # frame, while NeRV's input, the time, is useful from the first step), so its seeds straddle
-# NeRV's. In the kernel table one seed of K 3,3 stalls near the floor, which makes its spread
-# larger than the gap. A row under the floor is printed with its training PSNR, to tell a
-# model that cannot fit the clip from one that fits but scores badly.
+# NeRV's. In the kernel table a seed of K 3,3 that stalls near the floor (see its per-seed
+# line) makes the spread larger than the gap. A row under the floor is printed with its
+# training PSNR, to tell a model that cannot fit the clip from one that fits but scores badly.
 
 
 # %%

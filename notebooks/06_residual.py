@@ -730,11 +730,11 @@ for label, kind in (("HNeRV", "hnerv"), ("RC-HNeRV", "lowres")):
 # %% [markdown]
 # Paper 000 reports DAVIS averages (many fast, varied videos) after full training. Ours is
 # Bunny at the printed scale after short training, so only directions can be compared. Read
-# the verdict with the per-seed table: at the quick scale on a CPU, two RC-HNeRV seeds end
-# above every HNeRV seed, and one ends far below them, with a final training loss about three
-# times the others' and a smaller learned residual (`mean |r|`). At a quarter of the epochs
-# its loss was level with the other seeds' (`loss 1/4`): it stalled later. That one seed
-# makes the standard deviation, so the
+# the verdict with the per-seed table. In the committed run (quick scale, CPU) two RC-HNeRV
+# seeds end above every HNeRV seed and one far below, with a final training loss about three
+# times the others' and a smaller learned residual (`mean |r|`), after being level at a
+# quarter of the epochs (`loss 1/4`): it stalled later. Such a seed alone makes the standard
+# deviation (which seed stalls can change with the CPU's thread count), so the
 # paper's +0.40 dB is "within noise" here: three seeds cannot settle it. Both trained rows
 # beat both floors; the bicubic floor is below the mean frame at this size because 5x10
 # pixels hold little of an 80x160 frame. At the quick scale the low-res frames also take a
