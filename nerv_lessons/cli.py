@@ -1,13 +1,17 @@
 # Generated from notebooks/03_nerv.py by `python -m nerv_lessons._export`.
 # Edit the lesson, not this file: a test fails when the two differ.
-"""The command line on the experiment registry: it parses, then calls experiments.run.
+"""The command line on the experiment registry: it parses, then calls the layer below.
 
     nerv-lessons list
     nerv-lessons run hnerv-vs-nerv --scale quick --seeds 3 --out results/quick
     nerv-lessons run hnerv-vs-nerv --video my_clip.mp4        # any clip load_video reads
     nerv-lessons run hnerv-vs-nerv --video clip.yuv --yuv-size 1080x1920
+    nerv-lessons files hnerv-rate-distortion --scale quick   # lesson 08: the rows as files
+    nerv-lessons report --out report.md                      # lesson 10: beside the papers
 
-Introduced in lesson 03 (notebooks/03_nerv.ipynb); lesson 10 uses it to replicate the tables.
+`run` and `files` are resumable: every (row, seed) trained before on this machine comes from
+the cache, so a command stopped half-way starts where it stopped. Introduced in lesson 03
+(notebooks/03_nerv.ipynb); lessons 08 and 10 add `files` and `report`.
 """
 
 import argparse
@@ -24,7 +28,15 @@ from nerv_lessons.scales import SCALES, pick_device, pick_scale
 
 # The lessons' modules that register experiments (a fixed list: nothing named on the command
 # line is ever imported).
-COURSE_MODULES = ("experiments", "hnerv", "residual", "two_stream", "compress", "inpaint")
+COURSE_MODULES = (
+    "experiments",
+    "hnerv",
+    "residual",
+    "two_stream",
+    "compress",
+    "rate_distortion",
+    "inpaint",
+)
 
 
 def load_registry() -> dict:
@@ -45,6 +57,19 @@ def frame_size(text: str) -> tuple[int, int]:
     return height, width
 
 
+def _training_arguments(command: argparse.ArgumentParser, out: str) -> None:
+    command.add_argument("name", help="an experiment name from `nerv-lessons list`")
+    command.add_argument("--scale", choices=list(SCALES), help="default: the device's (README)")
+    command.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per row (default 3)")
+    command.add_argument("--video", type=Path, help="a clip of your own: mp4, frame folder, .yuv")
+    command.add_argument("--yuv-size", type=frame_size, help="HxW of a raw .yuv clip")
+    command.add_argument("--size", type=frame_size, help="resize your clip to HxW (default: no)")
+    command.add_argument("--frames", type=int, help="how many frames (default: the scale's)")
+    command.add_argument("--frame-step", type=int, help="every Nth frame (default: the scale's)")
+    command.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    command.add_argument("--out", type=Path, help=f"folder for {out} (default results/SCALE)")
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="nerv-lessons", description="Run the course's paper tables from the command line."
@@ -52,16 +77,13 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the registered experiments: name, paper, table, rows")
     run = commands.add_parser("run", help="train an experiment's rows and save its table")
-    run.add_argument("name", help="an experiment name from `nerv-lessons list`")
-    run.add_argument("--scale", choices=list(SCALES), help="default: the device's (see README)")
-    run.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per row (default 3)")
-    run.add_argument("--video", type=Path, help="a clip of your own: mp4, a frame folder, .yuv")
-    run.add_argument("--yuv-size", type=frame_size, help="HxW of a raw .yuv clip")
-    run.add_argument("--size", type=frame_size, help="resize your clip to HxW (default: none)")
-    run.add_argument("--frames", type=int, help="how many frames (default: the scale's)")
-    run.add_argument("--frame-step", type=int, help="every Nth frame (default: the scale's)")
-    run.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
-    run.add_argument("--out", type=Path, help="folder for NAME.csv and NAME.json")
+    _training_arguments(run, "NAME.csv and NAME.json")
+    files = commands.add_parser("files", help="write each trained row to a file, score it")
+    _training_arguments(files, "NAME-files.csv")
+    report = commands.add_parser("report", help="every saved table beside the paper's")
+    report.add_argument("--results", type=Path, help="the folder of <scale>/ tables")
+    report.add_argument("--scale", action="append", help="only this scale (repeatable)")
+    report.add_argument("--out", type=Path, help="write FILE (Markdown) and FILE's .csv")
     return main
 
 
@@ -72,6 +94,18 @@ def main(argv: list[str] | None = None) -> int:
         for name, experiment in sorted(registry.items()):
             rows = " | ".join(row.label for row in experiment.rows)
             print(f"{name:<24} {experiment.paper}, {experiment.table}: {rows}")
+        return 0
+    if arguments.command == "report":
+        from nerv_lessons.report import write_report  # lesson 10's module
+
+        try:
+            text = write_report(
+                arguments.results or experiments.results_root(), arguments.scale, arguments.out
+            )
+        except FileNotFoundError as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(f"wrote {arguments.out} and its .csv" if arguments.out else text)
         return 0
     if arguments.name not in registry:
         print(f"no experiment {arguments.name!r}; `nerv-lessons list` shows them", file=sys.stderr)
@@ -90,8 +124,15 @@ def main(argv: list[str] | None = None) -> int:
             arguments.video, crop=None, size=arguments.size, yuv_size=arguments.yuv_size
         )
         video = select_frames(clip, scale)
+    out = arguments.out or Path("results") / scale.name
+    if arguments.command == "files":
+        from nerv_lessons.rate_distortion import file_points, save_points  # lesson 08's
+
+        points = file_points(arguments.name, scale, arguments.seeds, device, video)
+        print(f"saved {save_points(points, out / f'{arguments.name}-files.csv')}")
+        return 0
     results = experiments.run(arguments.name, scale, arguments.seeds, device, video, progress=True)
     results.show()
-    path = results.save(arguments.out or Path("results") / scale.name)
+    path = results.save(out)
     print(f"saved {path} and {path.with_suffix('.json')}")
     return 0

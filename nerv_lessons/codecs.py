@@ -26,6 +26,9 @@ from nerv_lessons.metrics import bits_per_pixel, ms_ssim, psnr
 # name -> (ffmpeg encoder, raw stream format, file suffix)
 CODECS = {"h264": ("libx264", "h264", ".264"), "h265": ("libx265", "hevc", ".265")}
 PRESET = "medium"  # pinned: presets trade encode time for size
+# Scored by PSNR, so tuned for it: "-tune psnr" turns off the psycho-visual options (x264's
+# psy-rd and adaptive quantization, x265's psy-rd/psy-rdoq) that spend bits on looks, not MSE.
+TUNE = "psnr"
 FRAME_RATE = 25  # pinned: rate control depends a little on the frame rate
 PIXEL_FORMATS = ("yuv420p", "yuv444p")
 
@@ -137,7 +140,8 @@ def encode_video(
         path = Path(folder) / f"video{suffix}"
         command = [ffmpeg, "-hide_banner", "-loglevel", "error", "-f", "rawvideo"]
         command += ["-pix_fmt", "rgb24", "-s", f"{width}x{height}", "-framerate", str(FRAME_RATE)]
-        command += ["-i", "-", "-c:v", encoder, "-preset", preset, "-pix_fmt", pix_fmt]
+        command += ["-i", "-", "-c:v", encoder, "-preset", preset, "-tune", TUNE]
+        command += ["-pix_fmt", pix_fmt]
         _run([*command, *quality, "-f", muxer, "-y", str(path)], stdin=to_rgb24(frames))
         return path.read_bytes()
 
@@ -219,11 +223,18 @@ def ffmpeg_decode_seconds(
     return float(found.group(1))
 
 
-def bd_rate(anchor_rates, anchor_quality, test_rates, test_quality) -> float:
+BD_METHODS = {"cubic": 4, "piecewise": 2}  # method -> the fewest points a curve needs
+
+
+def bd_rate(anchor_rates, anchor_quality, test_rates, test_quality, method="cubic") -> float:
     """Bjontegaard delta rate of the test curve against the anchor, in percent: the mean
-    difference of log(rate) over the quality range both cover, each curve a cubic fit of
-    log(rate) against quality (PSNR in dB, or MS-SSIM). Each curve needs 4 or more points."""
-    fits, lows, highs = [], [], []
+    difference of log(rate) over the quality range both cover (PSNR in dB, or MS-SSIM).
+    method "cubic": each curve a cubic fit of log(rate) against quality (Bjontegaard's, the
+    papers'; 4 or more points); "piecewise": straight lines between the measured points
+    (no fit, so it cannot swing between them; 2 or more points)."""
+    if method not in BD_METHODS:
+        raise ValueError(f"unknown method {method!r}: choose one of {', '.join(BD_METHODS)}")
+    curves, lows, highs = [], [], []
     for name, rates, quality in (
         ("anchor", anchor_rates, anchor_quality),
         ("test", test_rates, test_quality),
@@ -231,14 +242,18 @@ def bd_rate(anchor_rates, anchor_quality, test_rates, test_quality) -> float:
         rates, quality = np.asarray(rates, float), np.asarray(quality, float)
         if rates.ndim != 1 or rates.shape != quality.shape:
             raise ValueError(f"{name}: rates and quality must be two equal-length lists")
-        if len(rates) < 4:
-            raise ValueError(f"{name}: a cubic fit needs at least 4 points, got {len(rates)}")
+        if len(rates) < BD_METHODS[method]:
+            raise ValueError(
+                f"{name}: the {method} method needs at least {BD_METHODS[method]} points, "
+                f"got {len(rates)}"
+            )
         if (rates <= 0).any() or len(np.unique(quality)) < len(quality):
             raise ValueError(f"{name}: rates must be > 0 and quality values distinct")
-        if (np.diff(quality[np.argsort(rates)]) <= 0).any():
-            # A curve that dips gives a cubic that can fold back: no meaningful BD-rate.
+        order = np.argsort(quality)
+        if (np.diff(rates[order]) <= 0).any():
+            # A curve that dips has no single rate for a quality: no meaningful BD-rate.
             raise ValueError(f"{name}: quality must rise with rate along the curve")
-        fits.append(np.polyint(np.polyfit(quality, np.log(rates), 3)))
+        curves.append((quality[order], np.log(rates[order])))
         lows.append(quality.min())
         highs.append(quality.max())
     low, high = max(lows), min(highs)
@@ -247,5 +262,16 @@ def bd_rate(anchor_rates, anchor_quality, test_rates, test_quality) -> float:
             f"the curves share no quality range (anchor {lows[0]:.3f}-{highs[0]:.3f}, "
             f"test {lows[1]:.3f}-{highs[1]:.3f}): BD-rate is undefined"
         )
-    area = [np.polyval(fit, high) - np.polyval(fit, low) for fit in fits]
+    area = [_log_rate_area(quality, logs, low, high, method) for quality, logs in curves]
     return float((np.exp((area[1] - area[0]) / (high - low)) - 1) * 100)
+
+
+def _log_rate_area(quality, log_rates, low, high, method) -> float:
+    """The integral of log(rate) over quality from low to high, for one sorted curve."""
+    if method == "cubic":
+        fit = np.polyint(np.polyfit(quality, log_rates, 3))
+        return np.polyval(fit, high) - np.polyval(fit, low)
+    inside = quality[(quality > low) & (quality < high)]
+    knots = np.concatenate([[low], inside, [high]])
+    values = np.interp(knots, quality, log_rates)  # exact: the function is linear in between
+    return float(np.sum((values[1:] + values[:-1]) / 2 * np.diff(knots)))

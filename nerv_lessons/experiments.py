@@ -187,12 +187,16 @@ def source_version(*modules: str) -> str:
     return digest.hexdigest()[:12]
 
 
-def results_folder(scale: Scale) -> Path:
-    """results/<scale>/ of the repository, where lessons save their tables (committed, so a
-    reader sees them on GitHub); ./results/<scale>/ for an installed package."""
+def results_root() -> Path:
+    """results/ of the repository, where lessons save their tables (committed, so a reader
+    sees them on GitHub); ./results/ for an installed package."""
     root = Path(nerv_lessons.__file__).resolve().parents[1]
-    base = root if (root / "pyproject.toml").is_file() else Path.cwd()
-    return base / "results" / scale.name
+    return (root if (root / "pyproject.toml").is_file() else Path.cwd()) / "results"
+
+
+def results_folder(scale: Scale) -> Path:
+    """results/<scale>/: one scale's tables (see results_root)."""
+    return results_root() / scale.name
 
 
 def cache_folder() -> Path:
@@ -456,6 +460,14 @@ def verdict(better: dict, worse: dict, metric: str = "psnr") -> tuple[str, float
     return ("holds" if gap > 0 else "inverted"), gap, noise
 
 
+def seed_row(values: Sequence[float], metric: str = "psnr") -> dict:
+    """A row for `verdict` from one score per seed (any score where higher is better)."""
+    if len(values) == 0:
+        raise ValueError("seed_row needs one value per seed, got none")
+    mean, std = _mean_std([float(value) for value in values])
+    return {f"{metric}_mean": mean, f"{metric}_std": std, "seeds": len(values)}
+
+
 COLUMNS = (
     "row",
     "model",
@@ -490,6 +502,11 @@ class Results:
             if line["row"] == label:
                 return line
         raise KeyError(f"no row {label!r}: rows are {[line['row'] for line in self.rows]}")
+
+    def recipe_of(self, row: Row) -> TrainConfig:
+        """The training recipe `row` ran with (at seed 0), from the run's scale."""
+        scale = Scale(**self.provenance["scale"])
+        return _row_recipe(self.experiment, row, scale, self.provenance["seeds"][0])
 
     def verdicts(self, metric: str = "psnr") -> list[dict]:
         """Each of the paper's claims, judged from the seeds (see `verdict`)."""
@@ -541,7 +558,11 @@ class Results:
             table=self.experiment.table,
             provenance=self.provenance,
             verdicts=self.verdicts(),
-            rows=[asdict(row) for row in self.experiment.rows],
+            # Enough to rerun a row: its family, changes and sizes, and the recipe it trained
+            # with at this scale (seed s of the run sets seed=s).
+            rows=[
+                asdict(row) | {"train": asdict(self.recipe_of(row))} for row in self.experiment.rows
+            ],
         )
         path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2, default=str) + "\n")
         return path

@@ -5,8 +5,9 @@
     history = train(model, video, TrainConfig.nerv(scale), model_input=frame_times)
 
 The clip lives on the device as one tensor and batches are index tensors; losses stay on the
-device between log points; Adam with warm-up + cosine per step; on CUDA only: bf16/fp16
-autocast, channels-last and cuDNN autotuning. `evaluate` gives per-frame PSNR and MS-SSIM;
+device between log points; Adam with warm-up + cosine per step; channels-last memory while
+training (then back to the default layout); on CUDA only: bf16/fp16 autocast and cuDNN
+autotuning. `evaluate` gives per-frame PSNR and MS-SSIM;
 `save_checkpoint` and `load_checkpoint` keep model, configs, optimizer and epoch.
 `train(..., mask=known)` counts only the known pixels (1 = known, 0 = hole) in pixel losses,
 for inpainting (lesson 09); a loss that turns non-finite stops the run with a RuntimeError.
@@ -132,7 +133,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)  # NeRV's Adam betas (beta1 0.5, not 0.9)
     seed: int = 0  # seeds the batch order, so a run repeats exactly (on the same device)
     amp: str = "bf16"  # autocast dtype on CUDA: "bf16", "fp16" or "off"; the CPU runs fp32
-    channels_last: bool = True  # NHWC memory for convolutions on CUDA (ignored on the CPU)
+    channels_last: bool = True  # NHWC memory for the convolutions while training (any device)
     log_every: int = 50  # steps between progress-bar updates (each one syncs with the device)
     progress: bool = True  # show a tqdm progress bar
 
@@ -229,7 +230,7 @@ def train(
     loss_function = make_loss(config.loss, masked=mask is not None)
     cuda = device.type == "cuda"
     model.to(device).train()
-    if cuda and config.channels_last:
+    if config.channels_last:  # faster on CUDA and, measured, on the CPU for NeRV
         model.to(memory_format=torch.channels_last)
     if cuda:
         # Every step has the same shapes, so timing cuDNN's algorithms once pays off (the
@@ -300,7 +301,9 @@ def train(
         _stop_diverged(history["loss"], config, mask is not None)
     for key in ("loss", "psnr"):
         history[key] = torch.stack(history[key]).tolist()  # one sync for the whole run
-    model.eval()
+    # Back to the default layout: a trained model and the same weights loaded from a file
+    # then compute (and round) alike.
+    model.to(memory_format=torch.contiguous_format).eval()
     return history
 
 

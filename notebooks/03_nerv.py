@@ -347,8 +347,10 @@ print("3 frame times ->", tuple(out.shape), f"values in [{out.min():.3f}, {out.m
 #   only every `log_every` steps and once at the end of the run;
 # - Adam with NeRV's betas (0.5, 0.999) and a **per-step schedule**: a linear warm-up from
 #   0.1 x lr over the first 20 % of steps, then a cosine down to 0;
-# - **mixed precision** (bf16 autocast), **channels-last** memory and cuDNN's autotuner on
-#   CUDA only; the CPU runs plain fp32;
+# - **channels-last** memory for the convolutions, on any device: measured 1.3-1.5x faster
+#   for both NeRVs on this 2-core CPU, about even for HNeRV (`benchmarks/quick_scale.py`);
+# - **mixed precision** (bf16 autocast) and cuDNN's autotuner on CUDA only; the CPU runs
+#   plain fp32;
 # - what the model eats is a function `model_input(video, indices)`: NeRV eats frame times
 #   (`frame_times` below), HNeRV (lesson 04) will eat the frames themselves.
 #
@@ -361,8 +363,9 @@ print("3 frame times ->", tuple(out.shape), f"values in [{out.min():.3f}, {out.m
     history = train(model, video, TrainConfig.nerv(scale), model_input=frame_times)
 
 The clip lives on the device as one tensor and batches are index tensors; losses stay on the
-device between log points; Adam with warm-up + cosine per step; on CUDA only: bf16/fp16
-autocast, channels-last and cuDNN autotuning. `evaluate` gives per-frame PSNR and MS-SSIM;
+device between log points; Adam with warm-up + cosine per step; channels-last memory while
+training (then back to the default layout); on CUDA only: bf16/fp16 autocast and cuDNN
+autotuning. `evaluate` gives per-frame PSNR and MS-SSIM;
 `save_checkpoint` and `load_checkpoint` keep model, configs, optimizer and epoch.
 `train(..., mask=known)` counts only the known pixels (1 = known, 0 = hole) in pixel losses,
 for inpainting (lesson 09); a loss that turns non-finite stops the run with a RuntimeError.
@@ -498,7 +501,7 @@ class TrainConfig:
     betas: tuple[float, float] = (0.5, 0.999)  # NeRV's Adam betas (beta1 0.5, not 0.9)
     seed: int = 0  # seeds the batch order, so a run repeats exactly (on the same device)
     amp: str = "bf16"  # autocast dtype on CUDA: "bf16", "fp16" or "off"; the CPU runs fp32
-    channels_last: bool = True  # NHWC memory for convolutions on CUDA (ignored on the CPU)
+    channels_last: bool = True  # NHWC memory for the convolutions while training (any device)
     log_every: int = 50  # steps between progress-bar updates (each one syncs with the device)
     progress: bool = True  # show a tqdm progress bar
 
@@ -621,7 +624,7 @@ def train(
     loss_function = make_loss(config.loss, masked=mask is not None)
     cuda = device.type == "cuda"
     model.to(device).train()
-    if cuda and config.channels_last:
+    if config.channels_last:  # faster on CUDA and, measured, on the CPU for NeRV
         model.to(memory_format=torch.channels_last)
     if cuda:
         # Every step has the same shapes, so timing cuDNN's algorithms once pays off (the
@@ -692,7 +695,9 @@ def train(
         _stop_diverged(history["loss"], config, mask is not None)
     for key in ("loss", "psnr"):
         history[key] = torch.stack(history[key]).tolist()  # one sync for the whole run
-    model.eval()
+    # Back to the default layout: a trained model and the same weights loaded from a file
+    # then compute (and round) alike.
+    model.to(memory_format=torch.contiguous_format).eval()
     return history
 
 
@@ -1046,12 +1051,16 @@ def source_version(*modules: str) -> str:
     return digest.hexdigest()[:12]
 
 
-def results_folder(scale: Scale) -> Path:
-    """results/<scale>/ of the repository, where lessons save their tables (committed, so a
-    reader sees them on GitHub); ./results/<scale>/ for an installed package."""
+def results_root() -> Path:
+    """results/ of the repository, where lessons save their tables (committed, so a reader
+    sees them on GitHub); ./results/ for an installed package."""
     root = Path(nerv_lessons.__file__).resolve().parents[1]
-    base = root if (root / "pyproject.toml").is_file() else Path.cwd()
-    return base / "results" / scale.name
+    return (root if (root / "pyproject.toml").is_file() else Path.cwd()) / "results"
+
+
+def results_folder(scale: Scale) -> Path:
+    """results/<scale>/: one scale's tables (see results_root)."""
+    return results_root() / scale.name
 
 
 def cache_folder() -> Path:
@@ -1331,6 +1340,14 @@ def verdict(better: dict, worse: dict, metric: str = "psnr") -> tuple[str, float
     return ("holds" if gap > 0 else "inverted"), gap, noise
 
 
+def seed_row(values: Sequence[float], metric: str = "psnr") -> dict:
+    """A row for `verdict` from one score per seed (any score where higher is better)."""
+    if len(values) == 0:
+        raise ValueError("seed_row needs one value per seed, got none")
+    mean, std = _mean_std([float(value) for value in values])
+    return {f"{metric}_mean": mean, f"{metric}_std": std, "seeds": len(values)}
+
+
 COLUMNS = (
     "row",
     "model",
@@ -1365,6 +1382,11 @@ class Results:
             if line["row"] == label:
                 return line
         raise KeyError(f"no row {label!r}: rows are {[line['row'] for line in self.rows]}")
+
+    def recipe_of(self, row: Row) -> TrainConfig:
+        """The training recipe `row` ran with (at seed 0), from the run's scale."""
+        scale = Scale(**self.provenance["scale"])
+        return _row_recipe(self.experiment, row, scale, self.provenance["seeds"][0])
 
     def verdicts(self, metric: str = "psnr") -> list[dict]:
         """Each of the paper's claims, judged from the seeds (see `verdict`)."""
@@ -1416,7 +1438,11 @@ class Results:
             table=self.experiment.table,
             provenance=self.provenance,
             verdicts=self.verdicts(),
-            rows=[asdict(row) for row in self.experiment.rows],
+            # Enough to rerun a row: its family, changes and sizes, and the recipe it trained
+            # with at this scale (seed s of the run sets seed=s).
+            rows=[
+                asdict(row) | {"train": asdict(self.recipe_of(row))} for row in self.experiment.rows
+            ],
         )
         path.with_suffix(".json").write_text(json.dumps(sidecar, indent=2, default=str) + "\n")
         return path
@@ -1666,14 +1692,18 @@ for judged in tables["nerv-loss"].verdicts("ms_ssim"):
 
 # %%
 #| export cli
-"""The command line on the experiment registry: it parses, then calls experiments.run.
+"""The command line on the experiment registry: it parses, then calls the layer below.
 
     nerv-lessons list
     nerv-lessons run hnerv-vs-nerv --scale quick --seeds 3 --out results/quick
     nerv-lessons run hnerv-vs-nerv --video my_clip.mp4        # any clip load_video reads
     nerv-lessons run hnerv-vs-nerv --video clip.yuv --yuv-size 1080x1920
+    nerv-lessons files hnerv-rate-distortion --scale quick   # lesson 08: the rows as files
+    nerv-lessons report --out report.md                      # lesson 10: beside the papers
 
-Introduced in lesson 03 (notebooks/03_nerv.ipynb); lesson 10 uses it to replicate the tables.
+`run` and `files` are resumable: every (row, seed) trained before on this machine comes from
+the cache, so a command stopped half-way starts where it stopped. Introduced in lesson 03
+(notebooks/03_nerv.ipynb); lessons 08 and 10 add `files` and `report`.
 """
 
 import argparse
@@ -1690,7 +1720,15 @@ from nerv_lessons.scales import SCALES, pick_device, pick_scale
 
 # The lessons' modules that register experiments (a fixed list: nothing named on the command
 # line is ever imported).
-COURSE_MODULES = ("experiments", "hnerv", "residual", "two_stream", "compress", "inpaint")
+COURSE_MODULES = (
+    "experiments",
+    "hnerv",
+    "residual",
+    "two_stream",
+    "compress",
+    "rate_distortion",
+    "inpaint",
+)
 
 
 def load_registry() -> dict:
@@ -1711,6 +1749,19 @@ def frame_size(text: str) -> tuple[int, int]:
     return height, width
 
 
+def _training_arguments(command: argparse.ArgumentParser, out: str) -> None:
+    command.add_argument("name", help="an experiment name from `nerv-lessons list`")
+    command.add_argument("--scale", choices=list(SCALES), help="default: the device's (README)")
+    command.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per row (default 3)")
+    command.add_argument("--video", type=Path, help="a clip of your own: mp4, frame folder, .yuv")
+    command.add_argument("--yuv-size", type=frame_size, help="HxW of a raw .yuv clip")
+    command.add_argument("--size", type=frame_size, help="resize your clip to HxW (default: no)")
+    command.add_argument("--frames", type=int, help="how many frames (default: the scale's)")
+    command.add_argument("--frame-step", type=int, help="every Nth frame (default: the scale's)")
+    command.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
+    command.add_argument("--out", type=Path, help=f"folder for {out} (default results/SCALE)")
+
+
 def parser() -> argparse.ArgumentParser:
     main = argparse.ArgumentParser(
         prog="nerv-lessons", description="Run the course's paper tables from the command line."
@@ -1718,16 +1769,13 @@ def parser() -> argparse.ArgumentParser:
     commands = main.add_subparsers(dest="command", required=True)
     commands.add_parser("list", help="the registered experiments: name, paper, table, rows")
     run = commands.add_parser("run", help="train an experiment's rows and save its table")
-    run.add_argument("name", help="an experiment name from `nerv-lessons list`")
-    run.add_argument("--scale", choices=list(SCALES), help="default: the device's (see README)")
-    run.add_argument("--seeds", type=int, default=3, help="seeds 0..N-1 per row (default 3)")
-    run.add_argument("--video", type=Path, help="a clip of your own: mp4, a frame folder, .yuv")
-    run.add_argument("--yuv-size", type=frame_size, help="HxW of a raw .yuv clip")
-    run.add_argument("--size", type=frame_size, help="resize your clip to HxW (default: none)")
-    run.add_argument("--frames", type=int, help="how many frames (default: the scale's)")
-    run.add_argument("--frame-step", type=int, help="every Nth frame (default: the scale's)")
-    run.add_argument("--device", help="cpu, cuda, cuda:1 ... (default: CUDA when present)")
-    run.add_argument("--out", type=Path, help="folder for NAME.csv and NAME.json")
+    _training_arguments(run, "NAME.csv and NAME.json")
+    files = commands.add_parser("files", help="write each trained row to a file, score it")
+    _training_arguments(files, "NAME-files.csv")
+    report = commands.add_parser("report", help="every saved table beside the paper's")
+    report.add_argument("--results", type=Path, help="the folder of <scale>/ tables")
+    report.add_argument("--scale", action="append", help="only this scale (repeatable)")
+    report.add_argument("--out", type=Path, help="write FILE (Markdown) and FILE's .csv")
     return main
 
 
@@ -1738,6 +1786,18 @@ def main(argv: list[str] | None = None) -> int:
         for name, experiment in sorted(registry.items()):
             rows = " | ".join(row.label for row in experiment.rows)
             print(f"{name:<24} {experiment.paper}, {experiment.table}: {rows}")
+        return 0
+    if arguments.command == "report":
+        from nerv_lessons.report import write_report  # lesson 10's module
+
+        try:
+            text = write_report(
+                arguments.results or experiments.results_root(), arguments.scale, arguments.out
+            )
+        except FileNotFoundError as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(f"wrote {arguments.out} and its .csv" if arguments.out else text)
         return 0
     if arguments.name not in registry:
         print(f"no experiment {arguments.name!r}; `nerv-lessons list` shows them", file=sys.stderr)
@@ -1756,9 +1816,16 @@ def main(argv: list[str] | None = None) -> int:
             arguments.video, crop=None, size=arguments.size, yuv_size=arguments.yuv_size
         )
         video = select_frames(clip, scale)
+    out = arguments.out or Path("results") / scale.name
+    if arguments.command == "files":
+        from nerv_lessons.rate_distortion import file_points, save_points  # lesson 08's
+
+        points = file_points(arguments.name, scale, arguments.seeds, device, video)
+        print(f"saved {save_points(points, out / f'{arguments.name}-files.csv')}")
+        return 0
     results = experiments.run(arguments.name, scale, arguments.seeds, device, video, progress=True)
     results.show()
-    path = results.save(arguments.out or Path("results") / scale.name)
+    path = results.save(out)
     print(f"saved {path} and {path.with_suffix('.json')}")
     return 0
 

@@ -489,7 +489,7 @@ TWO_STREAM = register(
 
 
 # %%
-from nerv_lessons.experiments import fit, results_folder, run, verdict
+from nerv_lessons.experiments import fit, results_folder, run, seed_row, verdict
 from nerv_lessons.train import TrainConfig
 from nerv_lessons.metrics import psnr
 
@@ -571,9 +571,8 @@ plt.show()
 
 
 def steadiness(label):
-    """A row for `verdict`: minus the mean jump, so that higher is better (steadier)."""
-    values = -jumps[label]
-    return {"steady_mean": values.mean().item(), "steady_std": values.std().item(), "seeds": 3}
+    """A row for `verdict`: minus each seed's mean jump, so that higher is better (steadier)."""
+    return seed_row((-jumps[label]).tolist(), "steady")
 
 
 result, gap, noise = verdict(steadiness("two-stream"), steadiness("HNeRV"), "steady")

@@ -426,7 +426,7 @@ HNERV_INPAINTING = register(
 # floors: "masked" is the masked input (holes black), "fill" is `fill_holes` on it.
 
 # %%
-from nerv_lessons.experiments import fit, results_folder, run, verdict
+from nerv_lessons.experiments import fit, results_folder, run, seed_row, verdict
 from nerv_lessons.train import TrainConfig, reconstruct
 
 recipe = TrainConfig.hnerv(scale, progress=False)
@@ -516,26 +516,16 @@ for name, known in masks.items():
 
 
 # %%
-def hole_row(values):
-    """A row for `verdict` from per-seed mean hole PSNRs."""
-    values = torch.tensor(values)
-    return {
-        "psnr_mean": values.mean().item(),
-        "psnr_std": values.std().item(),
-        "seeds": len(values),
-    }
-
-
 hole_claims = {}
 for name, label in labels.items():
     per_seed = []
     for index in range(len(seeds)):
         output, known = inpainted(label, index)
         per_seed.append(hole_psnr(composite(output, video, known), video, known).mean().item())
-    hnerv = hole_row(per_seed)
+    hnerv = seed_row(per_seed)
     print(f"{name}: HNeRV in the holes {hnerv['psnr_mean']:.2f} +- {hnerv['psnr_std']:.2f} dB")
     for floor in ("Input (masked)", "fill_holes (no learning)"):
-        fixed = hole_row([hole_scores[name][floor]] * len(seeds))
+        fixed = seed_row([hole_scores[name][floor]] * len(seeds))
         result, gap, noise = verdict(hnerv, fixed)
         hole_claims[name, floor] = result
         print(f"  HNeRV > {floor} in the holes: gap {gap:+.2f} dB, noise {noise:.2f} -> {result}")

@@ -44,8 +44,32 @@ def test_bd_rate_uses_only_the_shared_quality_range():
     assert extended == pytest.approx(-10.0, abs=0.5)
 
 
+@pytest.mark.parametrize("method", ["cubic", "piecewise"])
+def test_both_methods_measure_a_pure_rate_scaling_exactly(method):
+    scaled = [0.5 * r for r in RATES]
+    assert bd_rate(RATES, PSNRS, scaled, PSNRS, method) == pytest.approx(-50.0, abs=1e-6)
+
+
+def test_piecewise_follows_the_points_where_a_cubic_swings():
+    # A flat curve (quality barely rises with size, as a short training gives): the cubic
+    # fit through it swings far from the points; straight lines between them do not.
+    flat_rates, flat_psnrs = [1.7, 2.0, 3.0, 4.0], [24.07, 26.32, 26.46, 26.73]
+    codec_rates, codec_psnrs = [0.035, 0.063, 0.118, 0.239], [21.5, 24.1, 26.6, 29.5]
+    piecewise = bd_rate(codec_rates, codec_psnrs, flat_rates, flat_psnrs, "piecewise")
+    # At every shared quality the flat curve needs 15x to 50x the codec's bits.
+    assert 1400 < piecewise < 5000
+    cubic = bd_rate(codec_rates, codec_psnrs, flat_rates, flat_psnrs, "cubic")
+    assert abs(cubic - piecewise) > 500  # why the lesson prints both
+    two_points = bd_rate([0.1, 0.2], [30.0, 32.0], [0.05, 0.1], [30.0, 32.0], "piecewise")
+    assert two_points == pytest.approx(-50.0)
+
+
 def test_bd_rate_rejects_bad_curves():
-    with pytest.raises(ValueError, match="4 points"):
+    with pytest.raises(ValueError, match="unknown method 'spline'"):
+        bd_rate(RATES, PSNRS, RATES, PSNRS, "spline")
+    with pytest.raises(ValueError, match="piecewise method needs at least 2"):
+        bd_rate(RATES[:1], PSNRS[:1], RATES, PSNRS, "piecewise")
+    with pytest.raises(ValueError, match="at least 4 points"):
         bd_rate(RATES[:3], PSNRS[:3], RATES, PSNRS)
     with pytest.raises(ValueError, match="share no quality"):
         bd_rate(RATES, PSNRS, RATES, [p + 20 for p in PSNRS])

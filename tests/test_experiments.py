@@ -8,7 +8,15 @@ import torch
 from torch import nn
 
 from nerv_lessons import cli, experiments
-from nerv_lessons.experiments import Experiment, Row, Setup, load_results, run, verdict
+from nerv_lessons.experiments import (
+    Experiment,
+    Row,
+    Setup,
+    load_results,
+    run,
+    seed_row,
+    verdict,
+)
 from nerv_lessons.scales import SCALES
 
 # A tiny clip and a tiny model family: the machinery, not the models, is under test here.
@@ -116,6 +124,15 @@ def test_verdict(better, worse, expected):
 
     assert verdict(line(*better), line(*worse))[0] == expected
     assert verdict(line(*better, seeds=1), line(*worse, seeds=1))[0] == "too few seeds"
+
+
+def test_seed_row_feeds_verdict():
+    row = seed_row([26.0, 27.0, 28.0], "steady")
+    assert row == {"steady_mean": 27.0, "steady_std": 1.0, "seeds": 3}
+    assert verdict(seed_row([30.0, 30.1, 29.9]), seed_row([20.0, 20.1, 19.9]))[0] == "holds"
+    assert math.isnan(seed_row([1.0])["psnr_std"])
+    with pytest.raises(ValueError, match="one value per seed"):
+        seed_row([])
 
 
 def test_csv_and_sidecar_round_trip(clip, tmp_path):

@@ -350,3 +350,16 @@ def test_the_inpainting_hint_comes_only_with_a_mask(small):
     known = holes_in(small)
     with pytest.raises(RuntimeError, match=r"lr=0.0002.*masked \(inpainting\).*lr 1e-3"):
         train(_GoesNaN(), small, config, model_input=lambda v, i: v[i], mask=known)
+
+
+def test_training_leaves_the_model_in_the_default_layout(small):
+    # train runs the convolutions channels-last; the model it returns computes exactly as the
+    # same weights loaded into a fresh model (the cache and the bitstream rely on that).
+    model = tiny_model()
+    train(model, small[:2], TrainConfig(epochs=1, progress=False))
+    assert all(p.is_contiguous() for p in model.parameters())
+    fresh = tiny_model(seed=1)
+    fresh.load_state_dict(model.state_dict())
+    indices = torch.arange(2)
+    with torch.no_grad():
+        assert torch.equal(predict(model, small, indices), predict(fresh, small, indices))
