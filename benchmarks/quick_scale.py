@@ -8,16 +8,29 @@ Part 1 times one training step of the course's three main models at quick-scale 
 Part 2 trains HNeRV, HNeRV's NeRV baseline and NeRV with the quick scale's recipe for
 several epoch counts and prints the PSNR each reaches beside the clip's mean-frame floor, the
 measurement behind `scales.SCALES["quick"]` (every 8th frame, 80 epochs, each paper's batch).
+Part 3 times `experiments.run` on one row and two seeds from an empty cache, one training
+after the other against two single-threaded worker processes (`experiments.workers_for`).
+
+    python benchmarks/quick_scale.py --parts parallel        # only part 3
 """
 
 import argparse
+import os
+import tempfile
 import time
 from dataclasses import replace
 
 import torch
 
 from nerv_lessons.data import load_clip
-from nerv_lessons.experiments import MODELS
+from nerv_lessons.experiments import (
+    CACHE_VARIABLE,
+    MODELS,
+    WORKERS_VARIABLE,
+    Experiment,
+    Row,
+    run,
+)
 from nerv_lessons.hnerv import frames_in  # noqa: F401  (registers the HNeRV families)
 from nerv_lessons.metrics import psnr
 from nerv_lessons.scales import SCALES, seed_everything
@@ -43,6 +56,9 @@ def frames_per_second(family, video, batch, steps, channels_last=False) -> float
         error.backward()
         optimizer.step()
     return steps * batch / (time.perf_counter() - start)
+
+
+PARTS = ("speed", "convergence", "parallel")
 
 
 def speed_table(video, steps: int) -> list[str]:
@@ -84,20 +100,44 @@ def convergence_table(video, epoch_counts) -> list[str]:
     return lines
 
 
+def parallel_table(video) -> list[str]:
+    lines = ["run(): one row, 2 seeds, empty cache: wall-clock seconds (lower is better)"]
+    for family, recipe in FAMILIES.items():
+        table = Experiment(f"bench-{family}", "-", "-", recipe, rows=(Row(family, family),))
+        seconds = []
+        for workers in (1, 2):
+            with tempfile.TemporaryDirectory() as cache:
+                os.environ[CACHE_VARIABLE], os.environ[WORKERS_VARIABLE] = cache, str(workers)
+                start = time.perf_counter()
+                run(table, SCALES["quick"], seeds=2, video=video, progress=False)
+                seconds.append(time.perf_counter() - start)
+        lines.append(
+            f"{family:<14} one after the other {seconds[0]:5.1f} s | 2 workers x 1 thread "
+            f"{seconds[1]:5.1f} s | {seconds[0] / seconds[1]:.2f}x"
+        )
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, default=20, help="timed steps per speed cell")
     parser.add_argument("--epochs", type=int, nargs="+", default=[40, 80, 120])
+    parser.add_argument("--parts", nargs="+", default=list(PARTS), choices=list(PARTS))
     parser.add_argument("--out", help="also write the report to this file")
     arguments = parser.parse_args()
     video = load_clip(SCALES["quick"])
     report = [
         f"device cpu | torch {torch.__version__} | {torch.get_num_threads()} threads | "
-        f"clip {tuple(video.shape)} (quick: every {SCALES['quick'].frame_step}th frame)",
-        *speed_table(video, arguments.steps),
-        "",
-        *convergence_table(video, arguments.epochs),
+        f"clip {tuple(video.shape)} (quick: every {SCALES['quick'].frame_step}th frame)"
     ]
+    for part in arguments.parts:
+        if part == "speed":
+            report += speed_table(video, arguments.steps)
+        elif part == "convergence":
+            report += convergence_table(video, arguments.epochs)
+        else:
+            report += parallel_table(video)
+        report.append("")
     print("\n".join(report))
     if arguments.out:
         with open(arguments.out, "w") as file:

@@ -20,14 +20,17 @@ several lessons use trains once per machine. Introduced in lesson 03 (notebooks/
 import csv
 import datetime
 import hashlib
+import importlib
 import inspect
 import json
 import math
+import multiprocessing
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -259,6 +262,23 @@ def _cache_key(experiment, row, recipe, scale, clip_digest, seed, device, setup)
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _prepare(experiment: Experiment, label: str, scale: Scale, seed: int, device, video):
+    """A row's recipe, its training frames, its freshly built Setup (seeded) and the file
+    that caches its trained model."""
+    rows = {row.label: row for row in experiment.rows}
+    if label not in rows:
+        raise KeyError(f"{experiment.name!r} has no row {label!r}: rows are {list(rows)}")
+    row = rows[label]
+    recipe = _row_recipe(experiment, row, scale, seed)
+    seen, _ = SPLITS[experiment.split](len(video))
+    seen = seen.to(video.device)
+    seed_everything(seed)  # the model's initial weights
+    setup = MODELS[row.model](video[seen], scale.model_params * row.size, **row.changes)
+    setup.model.to(video.device)
+    key = _cache_key(experiment, row, recipe, scale, _clip_digest(video), seed, device, setup)
+    return recipe, seen, setup, cache_folder() / key[:2] / f"{key}.pt"
+
+
 def fit(
     experiment: Experiment | str,
     label: str,
@@ -271,18 +291,8 @@ def fit(
     (its Setup, with the trained model on `device`; and its record: per-frame psnr and
     ms_ssim on the whole clip, history, seconds, cached)."""
     experiment = experiment_named(experiment)
-    rows = {row.label: row for row in experiment.rows}
-    if label not in rows:
-        raise KeyError(f"{experiment.name!r} has no row {label!r}: rows are {list(rows)}")
-    row, video = rows[label], clip_for(scale, device, video)
-    recipe = _row_recipe(experiment, row, scale, seed)
-    seen, _ = SPLITS[experiment.split](len(video))
-    seen = seen.to(video.device)
-    seed_everything(seed)  # the model's initial weights
-    setup = MODELS[row.model](video[seen], scale.model_params * row.size, **row.changes)
-    setup.model.to(video.device)
-    key = _cache_key(experiment, row, recipe, scale, _clip_digest(video), seed, device, setup)
-    path = cache_folder() / key[:2] / f"{key}.pt"
+    video = clip_for(scale, device, video)
+    recipe, seen, setup, path = _prepare(experiment, label, scale, seed, device, video)
     if path.is_file():
         stored = torch.load(path, map_location=video.device, weights_only=True)
         setup.model.load_state_dict(stored.pop("state"))
@@ -413,6 +423,7 @@ def run(
         for part in SPLITS[experiment.split](len(video))
     )
     show_bar = sys.stderr.isatty() if progress is None else progress
+    trained_apart = _train_missing(experiment, scale, seeds, device, video)
     lines = [_floor_line(name, video, seen, heldout) for name in experiment.floors]
     for row in experiment.rows:
         scores, seconds, cached = [], 0.0, 0
@@ -420,7 +431,8 @@ def run(
         for seed in bar:
             setup, record = fit(experiment, row.label, scale, seed, device, video)
             scores.append(_scores(record, seen, heldout))
-            seconds, cached = seconds + record["seconds"], cached + record["cached"]
+            seconds += record["seconds"]
+            cached += record["cached"] and (row.label, seed) not in trained_apart
         lines.append(
             _summary(
                 row.label,
@@ -437,6 +449,58 @@ def run(
             note = f", {cached} from the cache" if cached else ""
             print(f"  {row.label}: {len(seeds)} seeds, {lines[-1]['psnr_mean']:.2f} dB{note}")
     return Results(experiment, lines, provenance(scale, device, seeds, video))
+
+
+WORKERS_VARIABLE = "NERV_LESSONS_WORKERS"
+
+
+def workers_for(device, jobs: int) -> int:
+    """How many processes train a table's missing (row, seed) pairs at once. On a CPU, one
+    single-threaded process per thread torch would use: on 2 cores, two 1-thread trainings
+    side by side finish about 1.4x sooner than one after the other with 2 threads each
+    (benchmarks/quick_scale.py). On CUDA, one. $NERV_LESSONS_WORKERS overrides (1: never)."""
+    if text := os.environ.get(WORKERS_VARIABLE):
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"{WORKERS_VARIABLE}={text!r}: give a whole number >= 1")
+        count = int(text)
+    else:
+        count = torch.get_num_threads() if torch.device(device).type == "cpu" else 1
+    return max(1, min(count, jobs))
+
+
+def _train_missing(experiment: Experiment, scale: Scale, seeds, device, video) -> set:
+    """Train the pairs the cache lacks in parallel processes, when workers_for allows and
+    every family is one the package registers (a worker cannot see a notebook's). Returns
+    the pairs it trained; `fit` then reads them back (and trains any others itself)."""
+    missing = [
+        (row.label, seed)
+        for row in experiment.rows
+        for seed in seeds
+        if not _prepare(experiment, row.label, scale, seed, device, video)[3].is_file()
+    ]
+    workers = workers_for(device, len(missing))
+    families = {row.model for row in experiment.rows}
+    if workers < 2 or any(not MODELS[f].__module__.startswith("nerv_lessons") for f in families):
+        return set()
+    jobs = [(experiment, label, scale, seed, video.cpu()) for label, seed in missing]
+    modules = sorted({MODELS[family].__module__ for family in families})
+    # spawn, not fork: a forked child of a process whose OpenMP threads already ran can hang.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, context, _worker_start, (modules,)) as pool:
+        list(pool.map(_fit_in_worker, jobs))
+    return set(missing)
+
+
+def _worker_start(modules: list[str]) -> None:
+    """One thread per worker; import the modules that register the table's families."""
+    torch.set_num_threads(1)
+    for name in modules:
+        importlib.import_module(name)
+
+
+def _fit_in_worker(job) -> None:
+    experiment, label, scale, seed, video = job
+    fit(experiment, label, scale, seed, "cpu", video)
 
 
 def _floor_line(name: str, video: torch.Tensor, seen, heldout) -> dict:

@@ -245,7 +245,7 @@ plt.show()
 # ## Spectral bias on a real frame
 #
 # Now the first Bunny frame as a function `f(y, x) -> RGB`, at half this scale's size so that
-# it fits in seconds on a CPU. Same two networks; the Fourier features use b = 2 and enough
+# it fits in under a minute on a CPU. Same two networks; the Fourier features use b = 2 and enough
 # levels to reach the pixel grid's finest frequency (`2^(l-1)` about the frame's width).
 
 # %%

@@ -308,8 +308,8 @@ plt.show()
 # %% [markdown]
 # The paper's numbers are NeRV (about 3M parameters) on the UVG videos at 1080p, 150 epochs,
 # batch 1; ours are the quick clip and a 0.05M model, so compare the order, judged by the
-# verdict lines against the seeds' spread, not the values. The seconds column shows the other
-# side of the cost table: the bilinear block runs a `(2s + 1)`-wide convolution over maps
+# verdict lines against the seeds' spread, not the values. The cost table above shows the
+# other side: the bilinear block runs a `(2s + 1)`-wide convolution over maps
 # `s^2` times larger, the most MACs of the three.
 #
 # Look at the pictures too. The bilinear model's frame is smooth: interpolation can only

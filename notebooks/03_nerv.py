@@ -348,7 +348,8 @@ print("3 frame times ->", tuple(out.shape), f"values in [{out.min():.3f}, {out.m
 # - Adam with NeRV's betas (0.5, 0.999) and a **per-step schedule**: a linear warm-up from
 #   0.1 x lr over the first 20 % of steps, then a cosine down to 0;
 # - **channels-last** memory for the convolutions, on any device: measured 1.3-1.5x faster
-#   for both NeRVs on this 2-core CPU, about even for HNeRV (`benchmarks/quick_scale.py`);
+#   for both NeRVs at their recipes' batch sizes (NeRV 1, HNeRV's NeRV 2) on this 2-core
+#   CPU, about even for HNeRV (`benchmarks/quick_scale.py`);
 # - **mixed precision** (bf16 autocast) and cuDNN's autotuner on CUDA only; the CPU runs
 #   plain fp32;
 # - what the model eats is a function `model_input(video, indices)`: NeRV eats frame times
@@ -863,14 +864,17 @@ several lessons use trains once per machine. Introduced in lesson 03 (notebooks/
 import csv
 import datetime
 import hashlib
+import importlib
 import inspect
 import json
 import math
+import multiprocessing
 import os
 import re
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
@@ -1123,6 +1127,23 @@ def _cache_key(experiment, row, recipe, scale, clip_digest, seed, device, setup)
     return hashlib.sha256(json.dumps(what, sort_keys=True, default=str).encode()).hexdigest()
 
 
+def _prepare(experiment: Experiment, label: str, scale: Scale, seed: int, device, video):
+    """A row's recipe, its training frames, its freshly built Setup (seeded) and the file
+    that caches its trained model."""
+    rows = {row.label: row for row in experiment.rows}
+    if label not in rows:
+        raise KeyError(f"{experiment.name!r} has no row {label!r}: rows are {list(rows)}")
+    row = rows[label]
+    recipe = _row_recipe(experiment, row, scale, seed)
+    seen, _ = SPLITS[experiment.split](len(video))
+    seen = seen.to(video.device)
+    seed_everything(seed)  # the model's initial weights
+    setup = MODELS[row.model](video[seen], scale.model_params * row.size, **row.changes)
+    setup.model.to(video.device)
+    key = _cache_key(experiment, row, recipe, scale, _clip_digest(video), seed, device, setup)
+    return recipe, seen, setup, cache_folder() / key[:2] / f"{key}.pt"
+
+
 def fit(
     experiment: Experiment | str,
     label: str,
@@ -1135,18 +1156,8 @@ def fit(
     (its Setup, with the trained model on `device`; and its record: per-frame psnr and
     ms_ssim on the whole clip, history, seconds, cached)."""
     experiment = experiment_named(experiment)
-    rows = {row.label: row for row in experiment.rows}
-    if label not in rows:
-        raise KeyError(f"{experiment.name!r} has no row {label!r}: rows are {list(rows)}")
-    row, video = rows[label], clip_for(scale, device, video)
-    recipe = _row_recipe(experiment, row, scale, seed)
-    seen, _ = SPLITS[experiment.split](len(video))
-    seen = seen.to(video.device)
-    seed_everything(seed)  # the model's initial weights
-    setup = MODELS[row.model](video[seen], scale.model_params * row.size, **row.changes)
-    setup.model.to(video.device)
-    key = _cache_key(experiment, row, recipe, scale, _clip_digest(video), seed, device, setup)
-    path = cache_folder() / key[:2] / f"{key}.pt"
+    video = clip_for(scale, device, video)
+    recipe, seen, setup, path = _prepare(experiment, label, scale, seed, device, video)
     if path.is_file():
         stored = torch.load(path, map_location=video.device, weights_only=True)
         setup.model.load_state_dict(stored.pop("state"))
@@ -1283,6 +1294,7 @@ def run(
         for part in SPLITS[experiment.split](len(video))
     )
     show_bar = sys.stderr.isatty() if progress is None else progress
+    trained_apart = _train_missing(experiment, scale, seeds, device, video)
     lines = [_floor_line(name, video, seen, heldout) for name in experiment.floors]
     for row in experiment.rows:
         scores, seconds, cached = [], 0.0, 0
@@ -1290,7 +1302,8 @@ def run(
         for seed in bar:
             setup, record = fit(experiment, row.label, scale, seed, device, video)
             scores.append(_scores(record, seen, heldout))
-            seconds, cached = seconds + record["seconds"], cached + record["cached"]
+            seconds += record["seconds"]
+            cached += record["cached"] and (row.label, seed) not in trained_apart
         lines.append(
             _summary(
                 row.label,
@@ -1307,6 +1320,58 @@ def run(
             note = f", {cached} from the cache" if cached else ""
             print(f"  {row.label}: {len(seeds)} seeds, {lines[-1]['psnr_mean']:.2f} dB{note}")
     return Results(experiment, lines, provenance(scale, device, seeds, video))
+
+
+WORKERS_VARIABLE = "NERV_LESSONS_WORKERS"
+
+
+def workers_for(device, jobs: int) -> int:
+    """How many processes train a table's missing (row, seed) pairs at once. On a CPU, one
+    single-threaded process per thread torch would use: on 2 cores, two 1-thread trainings
+    side by side finish about 1.4x sooner than one after the other with 2 threads each
+    (benchmarks/quick_scale.py). On CUDA, one. $NERV_LESSONS_WORKERS overrides (1: never)."""
+    if text := os.environ.get(WORKERS_VARIABLE):
+        if not text.isdigit() or int(text) < 1:
+            raise ValueError(f"{WORKERS_VARIABLE}={text!r}: give a whole number >= 1")
+        count = int(text)
+    else:
+        count = torch.get_num_threads() if torch.device(device).type == "cpu" else 1
+    return max(1, min(count, jobs))
+
+
+def _train_missing(experiment: Experiment, scale: Scale, seeds, device, video) -> set:
+    """Train the pairs the cache lacks in parallel processes, when workers_for allows and
+    every family is one the package registers (a worker cannot see a notebook's). Returns
+    the pairs it trained; `fit` then reads them back (and trains any others itself)."""
+    missing = [
+        (row.label, seed)
+        for row in experiment.rows
+        for seed in seeds
+        if not _prepare(experiment, row.label, scale, seed, device, video)[3].is_file()
+    ]
+    workers = workers_for(device, len(missing))
+    families = {row.model for row in experiment.rows}
+    if workers < 2 or any(not MODELS[f].__module__.startswith("nerv_lessons") for f in families):
+        return set()
+    jobs = [(experiment, label, scale, seed, video.cpu()) for label, seed in missing]
+    modules = sorted({MODELS[family].__module__ for family in families})
+    # spawn, not fork: a forked child of a process whose OpenMP threads already ran can hang.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, context, _worker_start, (modules,)) as pool:
+        list(pool.map(_fit_in_worker, jobs))
+    return set(missing)
+
+
+def _worker_start(modules: list[str]) -> None:
+    """One thread per worker; import the modules that register the table's families."""
+    torch.set_num_threads(1)
+    for name in modules:
+        importlib.import_module(name)
+
+
+def _fit_in_worker(job) -> None:
+    experiment, label, scale, seed, video = job
+    fit(experiment, label, scale, seed, "cpu", video)
 
 
 def _floor_line(name: str, video: torch.Tensor, seen, heldout) -> dict:
@@ -1671,10 +1736,10 @@ plt.show()
 
 # %% [markdown]
 # Every trained row beats the floor, and each verdict above is computed from the three seeds.
-# Where one reads "within noise", the gap is smaller than the seeds' own spread at this scale:
-# the table prints both. The paper's gaps are also small there (Swish is 1.19 dB over ReLU
-# and 0.18 dB under GELU, on UVG after 150 epochs of a 3M model). The loss table is a
-# trade: the SSIM term buys structure rather than squared error, so judge it on MS-SSIM too:
+# Where one reads "within noise", the gap is smaller than the printed noise, twice the
+# seeds' combined spread at this scale: the table prints both. The paper's gaps are also
+# small there (Swish is 1.19 dB over ReLU and 0.18 dB under GELU, on UVG after 150 epochs
+# of a 3M model). The loss table is a trade: the SSIM term buys structure rather than squared error, so judge it on MS-SSIM too:
 
 # %%
 for judged in tables["nerv-loss"].verdicts("ms_ssim"):

@@ -966,7 +966,8 @@ print("strides: " + ", ".join(f"{name} {value}" for name, value in strides.items
 
 # %% [markdown]
 # HNeRV beats NeRV at equal size with three seeds, and every Table 2 row beats the floor.
-# Where a verdict reads "within noise", the per-seed scores below say why. At half the epochs
+# For three of the verdicts that read "within noise", the per-seed scores below say why
+# (channels d = 8 against 16 is the fourth: its gap is under the noise). At half the epochs
 # HNeRV is still catching up (the seed-0 curves above: it needs about half of the full run to
 # reach NeRV's final PSNR, because its encoder must first learn embeddings that carry the
 # frame, while NeRV's input, the time, is useful from the first step), so its seeds straddle

@@ -342,11 +342,12 @@ def two_stream_size(config: TwoStreamConfig, frames: int) -> int:
 # ## Sizing at 20 : 1 : 5
 #
 # The paper gives only the total (about 1.5M: embeddings + decoders) and the ratio. We scale
-# the total with the course's budget (the scale's `model_params`) and keep the ratio: the HF
-# decoder gets 20/26 of what the embeddings leave, with the widest c2 that fits (lowering the
-# 12-channel floor only when even the narrowest decoder does not fit); then each LF
-# decoder gets 1/20 and 5/20 of what the HF decoder actually took, so rounding c2 does not
-# skew the ratio. Inside an LF decoder we take the widest channels whose blocks use about half
+# the total with the course's budget (the scale's `model_params`) and keep the ratio: what
+# the embeddings leave is split 20 : 1 : 5; the HF decoder's c2 comes from the reference
+# code's formula for its 20/26 share (lesson 04's `reference_c2`, lowering the 12-channel
+# floor only when even the narrowest decoder does not fit), and each LF decoder fills its own
+# 1/26 or 5/26. Rounding c2 moves the HF decoder a little off its share, so the ratio printed
+# below is only roughly 20 : 1 : 5 and the total a little off the budget. Inside an LF decoder we take the widest channels whose blocks use about half
 # its share and fill the rest with the MLP's hidden width (our added layer, a fine knob: one
 # unit is a few hundred parameters at 1.5M).
 
@@ -629,9 +630,10 @@ print(
 # seed 0) the HF stream changes about twice as much between frames as the LF stream, so the
 # motion sits where the method puts it; but the LF stream alone is a poor picture (its PSNR
 # alone, against the whole model's), so the HF stream, which sees each frame separately, does
-# most of the work, and the two-stream model's per-frame PSNR is no steadier than HNeRV's
-# (the verdict above). The fast PE levels LFD2 gets are aliased at this T (the third line:
-# they turn by more than half a turn between frames), so nothing about `t` forces the LF
+# most of the work, and the two-stream model's per-frame PSNR is not steadier than HNeRV's
+# (the verdict above says by how much, and whether beyond the noise). Most of the PE levels
+# LFD2 gets are aliased at this T (the last line: from the printed i on, they turn by more
+# than half a turn between frames), so nothing about `t` forces the LF
 # stream to be smooth. The paper's setting (DAVIS, 300 epochs, a far larger LFD1) is where
 # its argument was made; rerun at the lesson or paper scale to test it there.
 #
@@ -674,7 +676,8 @@ print("Right: 80 % of each axis is only about 64 % of the coefficients")
 #   shows ours at this scale.
 # - The paper argues the LF stream makes quality steadier from frame to frame. Measure it
 #   rather than assume it: at the quick scale the HF stream does most of the work and the
-#   per-frame PSNR is no steadier than HNeRV's (3 seeds, verdict printed above).
+#   per-frame PSNR is not steadier than HNeRV's; in the committed run it is less steady
+#   (3 seeds, verdict printed above).
 
 # %%
 print(f"lesson time: {time.perf_counter() - notebook_start:.0f} s on {device} ({scale.name} scale)")

@@ -48,7 +48,6 @@ from IPython.display import Markdown, display
 
 from nerv_lessons import cli
 from nerv_lessons.experiments import (
-    EXPERIMENTS,
     Experiment,
     Row,
     load_results,
@@ -178,7 +177,9 @@ def my_experiment() -> Experiment:
 # Check: says right or wrong, and why.
 yours = my_experiment()
 rows = {row.label: row for row in yours.rows}
-if yours.name != "my-nerv-pe-levels-40" or set(rows) != {row.label for row in MY_TABLE.rows} | {"NeRV, 40 levels"}:
+if yours.name != "my-nerv-pe-levels-40" or set(rows) != {row.label for row in MY_TABLE.rows} | {
+    "NeRV, 40 levels"
+}:
     raise AssertionError(
         f"expected the two rows of MY_TABLE plus 'NeRV, 40 levels', named "
         f"'my-nerv-pe-levels-40'; got {yours.name!r} with rows {list(rows)}"
@@ -436,7 +437,11 @@ for s in scales_found:
 claims = [line for line in lines(found) if line["verdict"]]
 print(f"\n{'claim':58} " + " ".join(f"{s:>14}" for s in scales_found))
 for label in dict.fromkeys((line["experiment"], line["row"]) for line in claims):
-    cells = {line["scale"]: line["verdict"] for line in claims if (line["experiment"], line["row"]) == label}
+    cells = {
+        line["scale"]: line["verdict"]
+        for line in claims
+        if (line["experiment"], line["row"]) == label
+    }
     name = f"{label[0]}: {label[1].removeprefix('claim: ')}"
     print(f"{name[:58]:58} " + " ".join(f"{cells.get(s, '-'):>14}" for s in scales_found))
 
@@ -504,7 +509,9 @@ from nerv_lessons.codecs import codec_point
 from nerv_lessons.data import load_clip
 from nerv_lessons.rate_distortion import FAMILIES, curve_of, load_points
 
-with_files = [s for s in scales_found if (results_root() / s / "hnerv-rate-distortion-files.csv").is_file()]
+with_files = [
+    s for s in scales_found if (results_root() / s / "hnerv-rate-distortion-files.csv").is_file()
+]
 fig, axes = plt.subplots(1, len(with_files), figsize=(5 * len(with_files), 3.6), squeeze=False)
 for ax, s in zip(axes[0], with_files):
     points = load_points(results_root() / s / "hnerv-rate-distortion-files.csv")
@@ -517,7 +524,9 @@ for ax, s in zip(axes[0], with_files):
         ax.plot([p["bpp"] for p in coded], [p["psnr"] for p in coded], "s--", label=codec)
     seeds = sorted({p["seed"] for p in points})
     ax.set(xscale="log", xlabel="bpp (whole file)", ylabel="PSNR (dB)")
-    ax.set_title(f"{s}: {len(clip)} frames of {clip.shape[2]}x{clip.shape[3]}, seeds {seeds}", fontsize=9)
+    ax.set_title(
+        f"{s}: {len(clip)} frames of {clip.shape[2]}x{clip.shape[3]}, seeds {seeds}", fontsize=9
+    )
     ax.legend(fontsize=7)
 plt.tight_layout()
 plt.show()

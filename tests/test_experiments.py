@@ -230,3 +230,35 @@ def test_cli_takes_a_short_clip_with_fewer_frames(tmp_path, monkeypatch, capsys)
     assert cli.main([*common, "--frames", "3", "--out", str(tmp_path / "out")]) == 0
     assert cli.main([*common, "--frame-step", "0"]) == 2
     assert "at least 1" in capsys.readouterr().err
+
+
+@pytest.mark.slow  # two spawned worker processes train 4 tiny rows: about 10 s
+def test_missing_rows_train_in_parallel_processes_then_come_from_the_cache(bunny, capsys):
+    table = Experiment(
+        "test-parallel",
+        paper="nobody",
+        table="Table 0",
+        recipe="hnerv",
+        rows=(Row("small", "baseline_nerv", size=0.5), Row("large", "baseline_nerv")),
+    )
+    assert experiments.workers_for("cpu", 4) == min(4, torch.get_num_threads())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(experiments.WORKERS_VARIABLE, "2")
+        first = run(table, SCALE, seeds=2, video=bunny[:4])
+    assert "from the cache" not in capsys.readouterr().out  # trained, in the workers
+    second = run(table, SCALE, seeds=2, video=bunny[:4])  # serial now: all four cached
+    assert "2 from the cache" in capsys.readouterr().out
+    assert second["large"]["psnr_mean"] == first["large"]["psnr_mean"]
+
+
+def test_the_workers_variable(monkeypatch):
+    monkeypatch.setenv(experiments.WORKERS_VARIABLE, "1")
+    assert experiments.workers_for("cpu", 8) == 1
+    monkeypatch.setenv(experiments.WORKERS_VARIABLE, "3")
+    assert experiments.workers_for("cpu", 2) == 2  # never more than there are jobs
+    assert experiments.workers_for("cuda", 8) == 3
+    monkeypatch.setenv(experiments.WORKERS_VARIABLE, "two")
+    with pytest.raises(ValueError, match="whole number"):
+        experiments.workers_for("cpu", 2)
+    monkeypatch.delenv(experiments.WORKERS_VARIABLE)
+    assert experiments.workers_for("cuda", 8) == 1

@@ -27,7 +27,7 @@ def test_environment_variable_overrides_and_argument_wins(monkeypatch):
 def test_unknown_scale(monkeypatch):
     monkeypatch.setenv(SCALE_VARIABLE, "huge")
     with pytest.raises(
-        ValueError, match="unknown scale 'huge': choose one of quick, lesson, paper"
+        ValueError, match="unknown scale 'huge': choose one of quick, cpu, lesson, paper"
     ):
         pick_scale()
 
