@@ -131,7 +131,8 @@ def main(argv: list[str] | None = None) -> int:
         points = file_points(arguments.name, scale, arguments.seeds, device, video)
         print(f"saved {save_points(points, out / f'{arguments.name}-files.csv')}")
         return 0
-    results = experiments.run(arguments.name, scale, arguments.seeds, device, video, progress=True)
+    # A bar per row on a terminal; plain lines in a log or a notebook (no stale bars).
+    results = experiments.run(arguments.name, scale, arguments.seeds, device, video)
     results.show()
     path = results.save(out)
     print(f"saved {path} and {path.with_suffix('.json')}")

@@ -863,6 +863,7 @@ several lessons use trains once per machine. Introduced in lesson 03 (notebooks/
 
 import csv
 import datetime
+import functools
 import hashlib
 import importlib
 import inspect
@@ -1097,10 +1098,55 @@ def _model_digest(setup: Setup) -> str:
     for name, tensor in setup.model.state_dict().items():
         digest.update(name.encode() + tensor.detach().cpu().contiguous().numpy().tobytes())
     classes = {type(part) for part in setup.model.modules()}
-    for code in sorted(_source(c) for c in classes if c.__module__.startswith("nerv_lessons")):
+    for code in sorted(code for c in classes if (code := _class_code(c)) is not None):
         digest.update(code.encode())
     digest.update(_source(setup.model_input).encode())
     return digest.hexdigest()[:16]
+
+
+@functools.cache
+def _class_code(cls: type) -> str | None:
+    """The source a layer class stands for in the cache key. A lesson's notebook runs the
+    package's classes from its export cells: where a notebook class's methods read exactly as
+    the package class's, the package's source stands in, so a model trained in the lesson
+    that builds it and one trained in a later lesson share the cache. Other classes (torch's)
+    count only through their weights."""
+    if cls.__module__.startswith("nerv_lessons"):
+        return _source(cls)
+    defines = re.compile(rf"^class {cls.__name__}\b", re.MULTILINE)
+    for path in sorted(PACKAGE.glob("*.py")):
+        if defines.search(path.read_text()):
+            twin = getattr(_import_quietly(f"nerv_lessons.{path.stem}"), cls.__name__, None)
+            if isinstance(twin, type) and _methods(twin) == _methods(cls) is not None:
+                return _source(twin)
+    return None
+
+
+def _methods(cls: type) -> dict[str, str] | None:
+    """The source of each function a class defines (None when one has no source)."""
+    found = {}
+    for name, value in vars(cls).items():
+        function = getattr(value, "__func__", value)
+        if inspect.isfunction(function):
+            try:
+                found[name] = inspect.getsource(function)
+            except OSError:
+                return None
+    return found
+
+
+def _import_quietly(name: str):
+    """Import a package module without letting its registrations replace a notebook's."""
+    if name in sys.modules:
+        return sys.modules[name]
+    tables = (MODELS, EXPERIMENTS, FLOORS)
+    saved = [dict(table) for table in tables]
+    try:
+        return importlib.import_module(name)
+    finally:
+        for table, before in zip(tables, saved):
+            table.clear()
+            table.update(before)
 
 
 def _source(thing) -> str:
@@ -1739,7 +1785,8 @@ plt.show()
 # Where one reads "within noise", the gap is smaller than the printed noise, twice the
 # seeds' combined spread at this scale: the table prints both. The paper's gaps are also
 # small there (Swish is 1.19 dB over ReLU and 0.18 dB under GELU, on UVG after 150 epochs
-# of a 3M model). The loss table is a trade: the SSIM term buys structure rather than squared error, so judge it on MS-SSIM too:
+# of a 3M model). The loss table is a trade: the SSIM term buys structure rather than
+# squared error, so judge it on MS-SSIM too:
 
 # %%
 for judged in tables["nerv-loss"].verdicts("ms_ssim"):
@@ -1888,7 +1935,8 @@ def main(argv: list[str] | None = None) -> int:
         points = file_points(arguments.name, scale, arguments.seeds, device, video)
         print(f"saved {save_points(points, out / f'{arguments.name}-files.csv')}")
         return 0
-    results = experiments.run(arguments.name, scale, arguments.seeds, device, video, progress=True)
+    # A bar per row on a terminal; plain lines in a log or a notebook (no stale bars).
+    results = experiments.run(arguments.name, scale, arguments.seeds, device, video)
     results.show()
     path = results.save(out)
     print(f"saved {path} and {path.with_suffix('.json')}")

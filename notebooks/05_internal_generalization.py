@@ -139,7 +139,8 @@ _ = results.save(results_folder(scale))
 # - NeRV's held-out frames fall below even the mean-frame floor; the measured reason (its
 #   time encoding is aliased at this frame spacing) is the last section's experiment.
 # - The pixel blend beats both models on held-out frames: each neighbour is 8 Bunny frames
-#   from the held-out frame (16 from each other), and a 0.05M model copies even its training frames only to the PSNR column, so
+#   from the held-out frame (16 from each other), and a 0.05M model copies even its training frames
+#   only to the PSNR column, so
 #   averaging two true frames is the better guess here. It says how hard the held-out frames
 #   are, not which model is better.
 #

@@ -347,7 +347,8 @@ def two_stream_size(config: TwoStreamConfig, frames: int) -> int:
 # code's formula for its 20/26 share (lesson 04's `reference_c2`, lowering the 12-channel
 # floor only when even the narrowest decoder does not fit), and each LF decoder fills its own
 # 1/26 or 5/26. Rounding c2 moves the HF decoder a little off its share, so the ratio printed
-# below is only roughly 20 : 1 : 5 and the total a little off the budget. Inside an LF decoder we take the widest channels whose blocks use about half
+# below is only roughly 20 : 1 : 5 and the total a little off the budget. Inside an LF decoder we
+# take the widest channels whose blocks use about half
 # its share and fill the rest with the MLP's hidden width (our added layer, a fine knob: one
 # unit is a few hundred parameters at 1.5M).
 

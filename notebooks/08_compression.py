@@ -226,8 +226,8 @@ for better, worse in ((0.0, 0.1), (0.1, 0.25), (0.25, 0.5)):
 # %% [markdown]
 # The paper's first step costs 0.05 dB, which is "nearly free"; an order so small can come
 # out within noise at any scale, and the printed verdict says whether it does here. The
-# trend that carries over: the loss grows quickly with sparsity (see 50 %), and every row
-# stays far above the floor.
+# trend that carries over: the loss grows quickly with sparsity (see 50 %), and after the
+# fine-tune every row stays far above the floor.
 
 # %% [markdown]
 # ## 2. Quantization: b bits per number
@@ -419,7 +419,8 @@ for sparsity in (0.0, 0.1, 0.25):
     )
 
 # %% [markdown]
-# Ours saves less than the papers' 8-10 %. Huffman gains only where some symbols are much
+# Unpruned and at the paper's 10 %, ours saves less than the papers' 8-10 %; at 25 % the
+# zeros push it above. Huffman gains only where some symbols are much
 # more frequent than others: an untrained decoder's weights are uniform (their initialization)
 # and save about nothing; training makes them bell-shaped, and our short quick-scale training
 # does so less than 300 epochs of a 1.5M model. Pruning helps too: the zeros share one symbol.
@@ -1531,8 +1532,10 @@ for bits in (4, 6, 8):
     )
 
 # %% [markdown]
-# At 4 bits the embeddings' own codes shrink by less than the weights' codes grow, so the
-# file grows. The table is fitted to all symbols together: 4-bit embeddings crowd their
+# Under the shared table, 8-bit embeddings give the smallest file: going down to 4 bits the
+# weights' codes grow, while the embeddings' own codes do not even shrink against 8 bits
+# (against 6 bits they do, by more than the weights grow). The table is fitted to all
+# symbols together: 4-bit embeddings crowd their
 # symbols into 0-15, which then get shorter codes, and the weights' symbols longer ones.
 # Separate tables would avoid this, at the cost of a second table in the file.
 
@@ -1884,7 +1887,7 @@ for codec in ("h264", "h265"):
 
 # %% [markdown]
 # At quick scale our models sit far below the 4:2:0 ceiling, and at the low-quality end of
-# the sweep, where they are, the two formats differ by fractions of a dB, in either direction:
+# the sweep the two formats differ by fractions of a dB, in either direction:
 # there the choice barely matters. The cap shows at the high-quality end, where 4:2:0 falls
 # behind 4:4:4. We use **yuv444p** for the comparison and BD-rates below (one line uses the
 # 4:2:0 anchor), because our networks are scored on full-resolution RGB, and a 4:4:4 codec is
@@ -2306,8 +2309,10 @@ print(
 # - Every trained row beats the floor's PSNR, but the floor's file is tiny: a model whose
 #   file is larger and whose PSNR is lower than a codec's has not compressed anything yet.
 # - HNeRV against NeRV, the paper's comparison, is judged at each size from the seeds (the
-#   `files:` lines): at equal size HNeRV's files are a little smaller and their PSNR
-#   higher. The per-seed BD-rate mostly cannot be computed, and the printed steps say why:
+#   `files:` lines): from 1x up HNeRV's files are a little smaller than NeRV's, and its
+#   mean PSNR is higher at every size; whether the seeds back that at each size, the verdict
+#   on each line says. The per-seed BD-rate mostly cannot be computed, and the printed steps say
+#   why:
 #   above 1x, each larger HNeRV gains less in 80 epochs than its seeds spread, so a seed's
 #   curve dips. The mean curves do rise, and their BD-rate is printed both ways.
 # - Where cubic and piecewise disagree (marked), the cubic fit through a nearly flat curve
@@ -2390,8 +2395,9 @@ else:
 #   accounting (no header, no table, 16-bit min/scale) undercounts. NeRV, HNeRV, HNeRV with
 #   residual blocks and the two-stream model are registered kinds; `encode` refuses a model
 #   that its stored config would not rebuild.
-# - Rate-distortion from real files (`rate_distortion`): HNeRV beats its NeRV at equal size
-#   (judged per size over 3 seeds); BD-rate two ways, Bjontegaard's cubic and piecewise,
+# - Rate-distortion from real files (`rate_distortion`): HNeRV's PSNR is above its NeRV's at
+#   every size, beyond the noise at some sizes (judged per size over 3 seeds); BD-rate two ways,
+#   Bjontegaard's cubic and piecewise,
 #   because a cubic through a flat curve makes its own number.
 # - Against real H.264/H.265 (`-tune psnr`, yuv444p; 4:2:0 caps PSNR at small sizes)
 #   quick-scale INRs lose, by the factor their parameters per pixel explain.

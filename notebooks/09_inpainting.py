@@ -575,13 +575,15 @@ for name, rows in hole_scores.items():
     )
 
 # %% [markdown]
-# At the quick scale HNeRV pasted into the holes beats the non-learned fill-in inside the
-# holes for both masks, by under 1 dB on the boxes and about 1.5 dB on the moving objects
-# (3 seeds, verdicts above), and beats the masked input by far. Its raw output is another
-# story: a 0.05M-parameter HNeRV trained for about a thousand steps is blurry everywhere, so
+# At the quick scale HNeRV pasted into the holes is ahead of the non-learned fill-in inside
+# the holes for both masks, by under 1 dB on the boxes and about 1.5 dB on the moving
+# objects; the verdicts above say where that is beyond the seeds' noise. It beats the masked
+# input by far. Its raw output is another story: a 0.05M-parameter HNeRV trained for a few
+# hundred steps is blurry everywhere, so
 # on the whole frame it scores below the fill-in for both masks and about the masked input
-# for the boxes. Pasting its output into the holes only, the paper's protocol, is what turns
-# it into the best row. The gap to the fill-in is small: at the lesson or paper scale, with
+# for the boxes. Pasting its output into the holes only, the paper's protocol, is what puts
+# it at the top (on the boxes, level with the fill-in within the noise). The gap to the fill-in is
+# small: at the lesson or paper scale, with
 # larger holes and a better fit, measure it again on a GPU.
 #
 # ## Pictures: input, output, original, and the error in the holes

@@ -5,13 +5,12 @@ from dataclasses import replace
 
 import pytest
 import torch
-from torch import nn
+from flat_family import Flat  # importing it registers the "test-flat" family
 
 from nerv_lessons import cli, experiments
 from nerv_lessons.experiments import (
     Experiment,
     Row,
-    Setup,
     load_results,
     run,
     seed_row,
@@ -23,25 +22,6 @@ from nerv_lessons.scales import SCALES
 SCALE = replace(SCALES["quick"], height=40, width=80, frames=4, frame_step=1, epochs=2)
 
 
-class Flat(nn.Module):
-    """One learned frame for every input: a model that can only learn the mean frame."""
-
-    def __init__(self, height, width):
-        super().__init__()
-        self.frame = nn.Parameter(torch.rand(3, height, width))
-
-    def forward(self, t):
-        return self.frame.expand(len(t), -1, -1, -1)
-
-
-def build_flat(video, budget, bias=0.0):
-    model = Flat(*video.shape[-2:])
-    with torch.no_grad():
-        model.frame.add_(bias)
-    return Setup(model, experiments.frame_times, model.frame.numel())
-
-
-experiments.register_model("test-flat", build_flat)
 TABLE = Experiment(
     "test-table",
     paper="nobody",
@@ -262,3 +242,31 @@ def test_the_workers_variable(monkeypatch):
         experiments.workers_for("cpu", 2)
     monkeypatch.delenv(experiments.WORKERS_VARIABLE)
     assert experiments.workers_for("cuda", 8) == 1
+
+
+def test_a_notebook_copy_of_a_package_class_shares_its_cache_key():
+    # A lesson's notebook runs the package's code from its export cells: its classes live in
+    # __main__, with the same source. They must key the cache as the package's classes do,
+    # or a later lesson retrains what the lesson that built the model already trained.
+    import inspect
+    import linecache
+
+    from nerv_lessons import nerv
+
+    source = inspect.getsource(nerv)
+    for index, text in enumerate(
+        (
+            source,
+            source.replace(
+                "return expect_shape(x, (batch, 3,", "return -expect_shape(x, (batch, 3,"
+            ),
+        )
+    ):
+        cell = f"<notebook cell {index}>"
+        linecache.cache[cell] = (len(text), None, text.splitlines(True), cell)  # as IPython does
+        namespace = {"__name__": "__main__"}
+        exec(compile(text, cell, "exec"), namespace)
+        copy = namespace["NeRV"]
+        assert copy is not nerv.NeRV and copy.__module__ == "__main__"
+        expected = inspect.getsource(nerv.NeRV) if index == 0 else None  # edited: no twin
+        assert experiments._class_code(copy) == expected

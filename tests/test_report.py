@@ -5,45 +5,26 @@ import json
 import shutil
 from dataclasses import replace
 
+import flat_family  # noqa: F401  (registers the "test-flat" family)
 import pytest
 import torch
-from torch import nn
 
 from nerv_lessons import cli, experiments
-from nerv_lessons.experiments import Experiment, Row, Setup, run
+from nerv_lessons.experiments import Experiment, Row, run
 from nerv_lessons.report import FIELDS, collect, lines, markdown, write_report
 from nerv_lessons.scales import SCALES
 
 SCALE = replace(SCALES["quick"], height=40, width=80, frames=4, frame_step=1, epochs=40)
 
 
-class Flat(nn.Module):
-    """One learned frame for every input."""
-
-    def __init__(self, height, width):
-        super().__init__()
-        self.frame = nn.Parameter(torch.rand(3, height, width))
-
-    def forward(self, t):
-        return self.frame.expand(len(t), -1, -1, -1)
-
-
-def build_flat(video, budget, bias=0.0):
-    model = Flat(*video.shape[-2:])
-    with torch.no_grad():
-        model.frame.add_(bias)
-    return Setup(model, experiments.frame_times, model.frame.numel())
-
-
-experiments.register_model("report-flat", build_flat)
 TABLE = Experiment(
     "report-table",
     paper="nobody",
     table="Table 0",
     recipe="hnerv",
     rows=(
-        Row("plain", "report-flat", paper_psnr=30.0),
-        Row("shifted", "report-flat", {"bias": 0.5}, paper_psnr=20.0),
+        Row("plain", "test-flat", paper_psnr=30.0),
+        Row("shifted", "test-flat", {"bias": 0.5}, paper_psnr=20.0),
     ),
     claims=(("plain", "shifted"),),
 )
@@ -135,6 +116,6 @@ def test_the_same_seed_on_the_same_device_gives_the_same_numbers(clip, tmp_path,
     # The sidecar keeps enough to rerun a row: its family, changes, sizes and recipe.
     sidecar = json.loads(first.save(tmp_path / "saved").with_suffix(".json").read_text())
     shifted = sidecar["rows"][1]
-    assert shifted["model"] == "report-flat" and shifted["changes"] == {"bias": 0.5}
+    assert shifted["model"] == "test-flat" and shifted["changes"] == {"bias": 0.5}
     assert shifted["train"]["epochs"] == 40 and shifted["train"]["loss"] == "l2"
     assert shifted["train"]["lr"] == pytest.approx(1e-3 * SCALE.lr_factor)
