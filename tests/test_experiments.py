@@ -32,15 +32,7 @@ TABLE = Experiment(
 )
 
 
-@pytest.fixture
-def clip():
-    torch.manual_seed(0)
-    return torch.rand(4, 3, 40, 80)
-
-
-@pytest.fixture(autouse=True)
-def scratch_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(experiments.CACHE_VARIABLE, str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("scratch_cache")  # conftest: a cache of its own
 
 
 def test_run_gives_one_line_per_row_after_the_floor(clip):

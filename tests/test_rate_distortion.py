@@ -37,9 +37,7 @@ TINY = Experiment(
 )
 
 
-@pytest.fixture(autouse=True)
-def scratch_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(experiments.CACHE_VARIABLE, str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("scratch_cache")  # conftest: a cache of its own
 
 
 @pytest.fixture

@@ -7,9 +7,8 @@ from dataclasses import replace
 
 import flat_family  # noqa: F401  (registers the "test-flat" family)
 import pytest
-import torch
 
-from nerv_lessons import cli, experiments
+from nerv_lessons import cli
 from nerv_lessons.experiments import Experiment, Row, run
 from nerv_lessons.report import FIELDS, collect, lines, markdown, write_report
 from nerv_lessons.scales import SCALES
@@ -30,15 +29,7 @@ TABLE = Experiment(
 )
 
 
-@pytest.fixture
-def clip():
-    torch.manual_seed(0)
-    return torch.rand(4, 3, 40, 80)
-
-
-@pytest.fixture(autouse=True)
-def scratch_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv(experiments.CACHE_VARIABLE, str(tmp_path / "cache"))
+pytestmark = pytest.mark.usefixtures("scratch_cache")  # conftest: a cache of its own
 
 
 @pytest.fixture
