@@ -50,14 +50,14 @@ def collect(root: str | Path, scales: list[str] | None = None) -> dict[str, dict
             f"no results folder {root}: save a table first (`nerv-lessons run NAME --out "
             f"{root}/quick`), or pass the folder that holds <scale>/<name>.csv"
         )
-    present = sorted((p.name for p in root.iterdir() if p.is_dir()), key=_scale_order)
+    present = sorted((p.name for p in root.iterdir() if p.is_dir()), key=scale_order)
     if scales:
         if missing := [name for name in scales if name not in present]:
             raise FileNotFoundError(
                 f"no results for scale {', '.join(missing)} under {root} "
                 f"(it has: {', '.join(present) or 'none'})"
             )
-        present = sorted(scales, key=_scale_order)
+        present = sorted(scales, key=scale_order)
     found: dict[str, dict] = {}
     for scale in present:
         for path in sorted((root / scale).glob("*.csv")):
@@ -67,7 +67,8 @@ def collect(root: str | Path, scales: list[str] | None = None) -> dict[str, dict
     return found
 
 
-def _scale_order(name: str) -> tuple[int, str]:
+def scale_order(name: str) -> tuple[int, str]:
+    """Sort key for scale names: the course's scales in their order, then any other folder."""
     order = list(SCALES)
     return (order.index(name) if name in order else len(order), name)
 

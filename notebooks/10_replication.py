@@ -253,14 +253,14 @@ def collect(root: str | Path, scales: list[str] | None = None) -> dict[str, dict
             f"no results folder {root}: save a table first (`nerv-lessons run NAME --out "
             f"{root}/quick`), or pass the folder that holds <scale>/<name>.csv"
         )
-    present = sorted((p.name for p in root.iterdir() if p.is_dir()), key=_scale_order)
+    present = sorted((p.name for p in root.iterdir() if p.is_dir()), key=scale_order)
     if scales:
         if missing := [name for name in scales if name not in present]:
             raise FileNotFoundError(
                 f"no results for scale {', '.join(missing)} under {root} "
                 f"(it has: {', '.join(present) or 'none'})"
             )
-        present = sorted(scales, key=_scale_order)
+        present = sorted(scales, key=scale_order)
     found: dict[str, dict] = {}
     for scale in present:
         for path in sorted((root / scale).glob("*.csv")):
@@ -270,7 +270,8 @@ def collect(root: str | Path, scales: list[str] | None = None) -> dict[str, dict
     return found
 
 
-def _scale_order(name: str) -> tuple[int, str]:
+def scale_order(name: str) -> tuple[int, str]:
+    """Sort key for scale names: the course's scales in their order, then any other folder."""
     order = list(SCALES)
     return (order.index(name) if name in order else len(order), name)
 
@@ -427,13 +428,13 @@ def write_report(root, scales=None, out: str | Path | None = None) -> str:
 # The scales that have committed results, and what each claim's verdict is at each:
 
 # %%
-from nerv_lessons.report import collect, lines, markdown
+from nerv_lessons.report import collect, lines, markdown, scale_order
 
 found = collect(results_root())
-scales_found = sorted({s for by_scale in found.values() for s in by_scale}, key=list(SCALES).index)
+scales_found = sorted({s for by_scale in found.values() for s in by_scale}, key=scale_order)
 print(f"{len(found)} tables; scales with results: {', '.join(scales_found)}")
 for s in scales_found:
-    print(f"  {s}: {SCALES[s].describe()}")
+    print(f"  {s}: {SCALES[s].describe() if s in SCALES else 'a folder of your own'}")
 claims = [line for line in lines(found) if line.get("verdict")]
 print(f"\n{'claim':58} " + " ".join(f"{s:>14}" for s in scales_found))
 for label in dict.fromkeys((line["experiment"], line["row"]) for line in claims):
@@ -523,8 +524,10 @@ from nerv_lessons.data import load_clip
 from nerv_lessons.rate_distortion import FAMILIES, curve_bd_rate, curve_of, load_points
 
 with_files = [
-    s for s in scales_found if (results_root() / s / "hnerv-rate-distortion-files.csv").is_file()
-]
+    s
+    for s in scales_found
+    if s in SCALES and (results_root() / s / "hnerv-rate-distortion-files.csv").is_file()
+]  # a scale the course defines: the codecs code its clip here
 rd_curves = {}  # scale -> {name: curve}
 fig, axes = plt.subplots(1, len(with_files), figsize=(5 * len(with_files), 3.6), squeeze=False)
 for ax, s in zip(axes[0], with_files):
