@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: cellView,jupyter,-all
 #     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -169,6 +169,8 @@ def start_lesson(scale: str | None = None, seed: int = 0) -> tuple[Scale, torch.
 
 # %%
 # %config InlineBackend.figure_formats = ["jpeg"]
+from nerv_lessons._exercises import exercise, right, wrong  # the exercises' check cells
+
 scale, device = start_lesson()
 
 # %% [markdown]
@@ -1024,14 +1026,17 @@ def raw_bpp(bit_depth: int, chroma: str) -> float:
 
 # %%
 # Check: says right or wrong, and why.
-for depth, chroma, expected in [(8, "444", 24.0), (8, "420", 12.0), (10, "420", 15.0)]:
-    got = raw_bpp(depth, chroma)
-    if got != expected:
-        raise AssertionError(
-            f"raw_bpp({depth}, '{chroma}') = {got}, expected {expected}: 4:2:0 has 1 luma "
-            "sample per pixel plus 2 chroma samples per 4 pixels (1.5 samples), 4:4:4 has 3"
-        )
-print("Right: 4:4:4 stores 3 samples a pixel, 4:2:0 stores 1.5 (8-bit 4:2:0 = 12 bpp).")
+with exercise("raw_bpp"):
+    for depth, chroma, expected in [(8, "444", 24.0), (8, "420", 12.0), (10, "420", 15.0)]:
+        got = raw_bpp(depth, chroma)
+        if got != expected:
+            wrong(
+                f"raw_bpp({depth}, '{chroma}') = {got}, expected {expected}: count the samples "
+                "one 2x2 block of pixels stores in each format, then divide by its 4 pixels"
+            )
+    right("4:4:4 stores 3 samples a pixel, 4:2:0 stores 1.5 (8-bit 4:2:0 = 12 bpp).")
+
+# %%
 yuv_file_bytes = 1.5 * T * H * W  # an 8-bit 4:2:0 file of the Bunny crop, as UVG ships
 print(
     f"An 8-bit 4:2:0 Bunny crop file: {yuv_file_bytes:,.0f} bytes, "

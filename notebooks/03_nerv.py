@@ -1,7 +1,7 @@
 # ---
 # jupyter:
 #   jupytext:
-#     cell_metadata_filter: -all
+#     cell_metadata_filter: cellView,jupyter,-all
 #     notebook_metadata_filter: kernelspec,-jupytext.text_representation.jupytext_version
 #     text_representation:
 #       extension: .py
@@ -1812,6 +1812,7 @@ for judged in tables["nerv-loss"].verdicts("ms_ssim"):
     nerv-lessons run hnerv-vs-nerv --video clip.yuv --yuv-size 1080x1920
     nerv-lessons files hnerv-rate-distortion --scale quick   # lesson 08: the rows as files
     nerv-lessons report --out report.md                      # lesson 10: beside the papers
+    nerv-lessons student-copies student/                     # the lessons without solutions
 
 `run` and `files` are resumable: every (row, seed) trained before on this machine comes from
 the cache, so a command stopped half-way starts where it stopped. Introduced in lesson 03
@@ -1888,11 +1889,24 @@ def parser() -> argparse.ArgumentParser:
     report.add_argument("--results", type=Path, help="the folder of <scale>/ tables")
     report.add_argument("--scale", action="append", help="only this scale (repeatable)")
     report.add_argument("--out", type=Path, help="write FILE (Markdown) and FILE's .csv")
+    copies = commands.add_parser("student-copies", help="the lessons, solutions left out")
+    copies.add_argument("out_dir", type=Path, help="folder for the copies (NN_name.ipynb)")
+    copies.add_argument("--lessons", type=Path, help="the notebooks folder (default: the repo's)")
     return main
 
 
 def main(argv: list[str] | None = None) -> int:
     arguments = parser().parse_args(argv)
+    if arguments.command == "student-copies":  # plumbing for instructors: nothing to train
+        from nerv_lessons._student import write_student_copies
+
+        try:
+            written = write_student_copies(arguments.out_dir, arguments.lessons)
+        except (FileNotFoundError, ValueError) as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(f"wrote {len(written)} student copies to {arguments.out_dir}")
+        return 0
     registry = load_registry()
     if arguments.command == "list":
         for name, experiment in sorted(registry.items()):

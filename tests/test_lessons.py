@@ -172,3 +172,15 @@ def test_readme_course_map_lists_every_lesson():
     readme = (ROOT / "README.md").read_text()
     for lesson in LESSONS:
         assert f"notebooks/{lesson.stem}.ipynb" in readme, f"README course map lacks {lesson.stem}"
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_folded_cells_fold_in_jupyterlab_and_colab(notebook):
+    """A folded code cell carries both JupyterLab's and Colab's marks, so it folds in both."""
+    for index, cell in enumerate(json.loads(notebook.read_text())["cells"]):
+        jupyter_fold = cell["metadata"].get("jupyter", {}).get("source_hidden", False)
+        colab_fold = cell["metadata"].get("cellView") == "form"
+        assert jupyter_fold == colab_fold, (
+            f"{notebook.name}, cell {index}: fold with both marks, i.e. start the cell with "
+            '`# %% jupyter={"source_hidden": true} cellView="form"` in the .py twin'
+        )
