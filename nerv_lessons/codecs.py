@@ -101,6 +101,27 @@ def _run(command: list[str], stdin: bytes | None = None) -> bytes:
     return result.stdout
 
 
+def ffmpeg_decode_seconds(
+    data: bytes, codec: str, threads: int = 1, loops: int = 1, ffmpeg=None
+) -> float:
+    """ffmpeg's own time to decode a stream `loops` times over (`-benchmark` rtime, process
+    start excluded), as the HNeRV paper's `ffmpeg -threads N -i video -f null -benchmark -`.
+    A raw stream repeated is a longer valid stream: loop a short clip, since rtime has
+    millisecond resolution."""
+    ffmpeg = find_ffmpeg(ffmpeg)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"video{CODECS[codec][2]}"
+        path.write_bytes(data * loops)
+        command = [ffmpeg, "-hide_banner", "-benchmark", "-threads", str(threads)]
+        command += ["-f", CODECS[codec][1], "-i", str(path)]
+        command += ["-f", "null", "-"]
+        result = subprocess.run(command, capture_output=True, text=True)
+    found = re.search(r"rtime=([0-9.]+)s", result.stderr)
+    if result.returncode != 0 or found is None:
+        raise RuntimeError(f"ffmpeg decoding failed: {result.stderr.strip()[-300:]}")
+    return float(found.group(1))
+
+
 def to_rgb24(frames: torch.Tensor) -> bytes:
     """T x 3 x H x W floats in [0, 1] -> the bytes of T frames of H x W x RGB, 8 bits each."""
     check_frames(frames)
@@ -200,27 +221,6 @@ def codec_point(
 def colour_ceiling(frames: torch.Tensor, pix_fmt: str = "yuv420p", ffmpeg=None) -> float:
     """PSNR of RGB -> pix_fmt -> RGB with lossless coding: the best any CRF can reach."""
     return codec_point(frames, "h264", None, pix_fmt, ffmpeg)["psnr"]
-
-
-def ffmpeg_decode_seconds(
-    data: bytes, codec: str, threads: int = 1, loops: int = 1, ffmpeg=None
-) -> float:
-    """ffmpeg's own time to decode a stream `loops` times over (`-benchmark` rtime, process
-    start excluded), as the HNeRV paper's `ffmpeg -threads N -i video -f null -benchmark -`.
-    A raw stream repeated is a longer valid stream: loop a short clip, since rtime has
-    millisecond resolution."""
-    ffmpeg = find_ffmpeg(ffmpeg)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"video{CODECS[codec][2]}"
-        path.write_bytes(data * loops)
-        command = [ffmpeg, "-hide_banner", "-benchmark", "-threads", str(threads)]
-        command += ["-f", CODECS[codec][1], "-i", str(path)]
-        command += ["-f", "null", "-"]
-        result = subprocess.run(command, capture_output=True, text=True)
-    found = re.search(r"rtime=([0-9.]+)s", result.stderr)
-    if result.returncode != 0 or found is None:
-        raise RuntimeError(f"ffmpeg decoding failed: {result.stderr.strip()[-300:]}")
-    return float(found.group(1))
 
 
 BD_METHODS = {"cubic": 4, "piecewise": 2}  # method -> the fewest points a curve needs

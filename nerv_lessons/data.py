@@ -3,27 +3,28 @@
 """Real video as tensors: read a clip, centre-crop it, resize it, and check frames.
 
 A clip is a float tensor ``T x 3 x H x W`` with values in [0, 1]. The loader reads a video file
-(mp4, or anything ffmpeg decodes), a folder of PNG/JPEG frames, or a raw 8-bit YUV 4:2:0 file.
-Nothing is cropped, clamped or dropped silently: a bad input raises an error that says what is
-wrong and how to fix it. Introduced in lesson 00 (notebooks/00_video_as_data.ipynb).
+(mp4, or anything ffmpeg decodes), a folder of PNG/JPEG frames, or a raw 8-bit YUV 4:2:0 file
+(the file readers are plumbing, in nerv_lessons/_video_files.py). Nothing is cropped, clamped
+or dropped silently: a bad input raises an error that says what is wrong and how to fix it.
+Introduced in lesson 00 (notebooks/00_video_as_data.ipynb).
 """
 
 import math
 import numbers
-import re
 from collections.abc import Callable, Iterator, Sequence
 from itertools import combinations_with_replacement
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 import nerv_lessons
+from nerv_lessons._video_files import FRAME_SUFFIXES as FRAME_SUFFIXES
+from nerv_lessons._video_files import image_to_frame as image_to_frame
+from nerv_lessons._video_files import read_folder, read_video_file, read_yuv420_planes
 
 PAPER_CROP = (640, 1280)  # (height, width): the centre crop NeRV and HNeRV train on
-FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
 KR, KB = 0.2126, 0.0722  # BT.709 luma weights of red and blue (HD video, UVG included)
 
 
@@ -38,47 +39,25 @@ def bunny_path() -> Path:
     return path
 
 
-def image_to_frame(image: np.ndarray, where: str) -> torch.Tensor:
-    """An H x W x 3 image of 8- or 16-bit integers -> a 3 x H x W float frame in [0, 1]."""
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f"{where} has shape {image.shape}; expected H x W x 3 (RGB). "
-            "Convert grey or RGBA frames to RGB first"
+def read_frames(
+    path: str | Path, yuv_size: tuple[int, int] | None = None
+) -> Iterator[torch.Tensor]:
+    """Yield the frames of a video file, a folder of images or a raw .yuv file, as 3 x H x W
+    float tensors in [0, 1], one at a time (the readers are in nerv_lessons/_video_files.py)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no video at {path}: check the path (the course's clip is data.bunny_path())"
         )
-    peaks = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-    if image.dtype not in peaks:
-        raise TypeError(f"{where} has dtype {image.dtype}; expected 8- or 16-bit integer pixels")
-    # (H, W, 3) -> (3, H, W)
-    return torch.from_numpy(image.astype(np.float32) / peaks[image.dtype]).permute(2, 0, 1)
-
-
-def _frame_files(folder: Path) -> list[Path]:
-    """The image files of a folder in natural order (frame_2 before frame_10)."""
-    files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES]
-    return sorted(
-        files, key=lambda p: [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", p.name)]
-    )
-
-
-def _read_folder(folder: Path) -> Iterator[torch.Tensor]:
-    for file in _frame_files(folder):
-        yield image_to_frame(iio.imread(file), file.name)
-
-
-def _read_video_file(path: Path) -> Iterator[torch.Tensor]:
-    frames = iio.imiter(path, plugin="FFMPEG")
-    try:
-        first = next(frames, None)
-    except OSError as error:
-        reason = str(error).strip().splitlines()[-1]  # ffmpeg's last line names the problem
-        raise ValueError(
-            f"{path} is not a video ffmpeg can decode ({reason}). Pass a video file, a folder of "
-            "PNG/JPEG frames, or a raw .yuv file with yuv_size=(height, width)"
-        ) from error
-    if first is not None:
-        yield image_to_frame(first, f"frame 0 of {path.name}")
-    for index, image in enumerate(frames, start=1):
-        yield image_to_frame(image, f"frame {index} of {path.name}")
+    if path.is_dir():
+        return read_folder(path)
+    if path.suffix.lower() == ".yuv":
+        if yuv_size is None:
+            raise ValueError(
+                f"{path} is raw YUV, which has no header: pass yuv_size=(height, width)"
+            )
+        return (yuv420_to_rgb(*planes) for planes in read_yuv420_planes(path, *yuv_size))
+    return read_video_file(path)
 
 
 def yuv420_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> torch.Tensor:
@@ -110,26 +89,6 @@ def rgb_to_yuv420(frame: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return to_bytes(16 + 219 * luma), to_bytes(128 + 224 * blue), to_bytes(128 + 224 * red)
 
 
-def _read_yuv420(path: Path, height: int, width: int) -> Iterator[torch.Tensor]:
-    if height % 2 or width % 2:
-        raise ValueError(f"4:2:0 frames have even sides; got yuv_size=({height}, {width})")
-    frame_bytes = height * width * 3 // 2
-    size = path.stat().st_size
-    if size % frame_bytes:
-        raise ValueError(
-            f"{path} holds {size} bytes, not a whole number of {height}x{width} 4:2:0 frames "
-            f"({frame_bytes} bytes each): check yuv_size, or the file is truncated"
-        )
-    quarter = height * width // 4
-    with open(path, "rb") as file:
-        while chunk := file.read(frame_bytes):
-            planes = np.frombuffer(chunk, dtype=np.uint8)
-            y = planes[: 4 * quarter].reshape(height, width)
-            cb = planes[4 * quarter : 5 * quarter].reshape(height // 2, width // 2)
-            cr = planes[5 * quarter :].reshape(height // 2, width // 2)
-            yield yuv420_to_rgb(y, cb, cr)
-
-
 def write_yuv420(frames: torch.Tensor, path: str | Path) -> Path:
     """Write a T x 3 x H x W clip as raw 8-bit BT.709 YUV 4:2:0 (planar, as UVG ships)."""
     check_frames(frames)
@@ -139,27 +98,6 @@ def write_yuv420(frames: torch.Tensor, path: str | Path) -> Path:
             for plane in rgb_to_yuv420(frame):
                 file.write(plane.tobytes())
     return path
-
-
-def read_frames(
-    path: str | Path, yuv_size: tuple[int, int] | None = None
-) -> Iterator[torch.Tensor]:
-    """Yield the frames of a video file, a folder of images or a raw .yuv file, as 3 x H x W
-    float tensors in [0, 1], one at a time."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no video at {path}: check the path (the course's clip is data.bunny_path())"
-        )
-    if path.is_dir():
-        return _read_folder(path)
-    if path.suffix.lower() == ".yuv":
-        if yuv_size is None:
-            raise ValueError(
-                f"{path} is raw YUV, which has no header: pass yuv_size=(height, width)"
-            )
-        return _read_yuv420(path, *yuv_size)
-    return _read_video_file(path)
 
 
 def center_crop(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:

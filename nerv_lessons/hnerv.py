@@ -486,6 +486,7 @@ def build_baseline_nerv(video: torch.Tensor, budget: float, **changes) -> Setup:
 register_model("hnerv", build_hnerv)
 register_model("baseline_nerv", build_baseline_nerv)
 
+
 HNERV_PAPER = "HNeRV (CVPR 2023)"
 # Table 2 at 1.5M (Bunny 640x1280, 300 epochs), and the same pair trained for half the epochs
 # (Table 3 asks whether HNeRV leads at every epoch count).

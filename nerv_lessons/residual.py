@@ -89,15 +89,6 @@ def downsize(frames: torch.Tensor, factor: int) -> torch.Tensor:
     return torch.round(small.clamp(0, 1) * levels) / levels
 
 
-def upsize(lowres: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """Bicubic interpolation back to height x width, the base the decoder corrects: as the
-    reference's resize(..., BICUBIC, antialias=True) on 8-bit frames, a = -0.5 and the result
-    rounded (and so clamped) to 8-bit pixels."""
-    big = F.interpolate(lowres, size=(height, width), mode="bicubic", antialias=True)
-    levels = 2**LOWRES_BITS - 1
-    return torch.round(big.clamp(0, 1) * levels) / levels
-
-
 def lowres_numbers(frames: int, height: int, width: int, factor: int | None = None) -> int:
     """How many numbers the low-resolution frames hold: T * 3 * (H / s) * (W / s)."""
     factor = check_factor(factor, height, width)
@@ -107,6 +98,15 @@ def lowres_numbers(frames: int, height: int, width: int, factor: int | None = No
 def lowres_bpp(height: int, width: int, factor: int | None = None) -> float:
     """Bits per pixel the 8-bit low-resolution frames add: 3 * 8 / s^2 (0.00146 at s = 128)."""
     return LOWRES_BITS * lowres_numbers(1, height, width, factor) / (height * width)
+
+
+def upsize(lowres: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Bicubic interpolation back to height x width, the base the decoder corrects: as the
+    reference's resize(..., BICUBIC, antialias=True) on 8-bit frames, a = -0.5 and the result
+    rounded (and so clamped) to 8-bit pixels."""
+    big = F.interpolate(lowres, size=(height, width), mode="bicubic", antialias=True)
+    levels = 2**LOWRES_BITS - 1
+    return torch.round(big.clamp(0, 1) * levels) / levels
 
 
 class RCHNeRV(nn.Module):

@@ -45,9 +45,11 @@ if "google.colab" in sys.modules:
 # epochs, model budget) and, for the very short quick runs, the lr and batch such a run
 # needs; each paper's training recipe is otherwise its own. Nothing else changes, so a number
 # is only meaningful with its scale beside it. Every lesson therefore starts by printing the
-# scale, the device and the torch version.
+# scale, the device and the torch version. The `scales` module is three cells: its docstring and
+# imports (folded: click to show), the `Scale` sizes, and `start_lesson` with the helpers it
+# calls (folded: pick the scale and the device, seed everything, print them).
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export scales
 """Scales and devices: the same code at three sizes (and one for a CPU's background runs).
 
@@ -130,7 +132,7 @@ SCALES = {
 }
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export scales
 def pick_scale(name: str | None = None) -> Scale:
     """The scale called `name`, else the one in $NERV_LESSONS_SCALE, else the device's default."""
@@ -181,36 +183,86 @@ scale, device = start_lesson()
 # tensor `T x 3 x H x W` with values in [0, 1]. The papers train on the central 640x1280
 # crop; the quick and lesson scales then shrink it.
 #
-# The loader below reads an mp4 (or anything ffmpeg decodes), a folder of PNG/JPEG frames
-# (how DAVIS ships) or a raw YUV 4:2:0 file (how UVG ships). It never crops, clamps or drops
-# anything behind your back: each bad input raises an error that names the problem and the fix.
+# The idea takes a dozen lines: decode the mp4 one frame at a time (imageio asks ffmpeg), turn
+# each `H x W x 3` image of bytes into a `3 x H x W` frame of floats in [0, 1], keep the central
+# 640 of its 720 rows, shrink it by averaging areas, and stack the frames. Below, the first four
+# frames of this scale's clip (the whole clip is the same loop, run longer).
 
 # %%
+from pathlib import Path
+
+import imageio.v3 as iio
+import matplotlib.pyplot as plt
+import torch.nn.functional as F
+
+import nerv_lessons
+
+mp4 = Path(nerv_lessons.__file__).resolve().parents[1] / "data" / "bigbuckbunny.mp4"
+frames = []
+for index, image in enumerate(iio.imiter(mp4, plugin="FFMPEG")):  # 720 x 1280 x 3 bytes each
+    if index % scale.frame_step:
+        continue  # the quick scale keeps every 8th frame (frame_step), the others every frame
+    frame = torch.from_numpy(image).permute(2, 0, 1).float() / 255  # 3 x 720 x 1280 in [0, 1]
+    frame = frame[:, 40:680, :]  # the central 640 x 1280
+    frames.append(F.interpolate(frame[None], size=(scale.height, scale.width), mode="area")[0])
+    if len(frames) == 4:  # the clip's first 4 frames (scale.frames of them: the whole clip)
+        break
+by_hand = torch.stack(frames)  # T x 3 x H x W, here T = 4
+print(tuple(by_hand.shape), by_hand.dtype, f"in [{by_hand.min():.3f}, {by_hand.max():.3f}]")
+plt.figure(figsize=(4, 2.2))
+plt.imshow(by_hand[0].permute(1, 2, 0))  # matplotlib wants H x W x 3
+plt.title(f"frame 0, read by hand ({scale.height}x{scale.width})", fontsize=9)
+plt.axis("off")
+plt.show()
+
+# %% [markdown]
+# That is the whole idea. The package's loader, `load_clip(scale)`, must begin with exactly
+# these frames (checked below, after its code). What it adds, one line each:
+#
+# - **any source**: an mp4 (or anything ffmpeg decodes), a folder of PNG/JPEG frames in natural
+#   order (`frame_2` before `frame_10`, how DAVIS ships), or raw YUV 4:2:0 (how UVG ships: no
+#   header, so you pass its size; one luma sample per pixel and one Cb and one Cr per 2x2
+#   block, converted with HD video's BT.709 matrix). The file plumbing (ffmpeg's errors,
+#   folder sorting, YUV file parsing) lives in the hand-written `nerv_lessons/_video_files.py`;
+# - **the device**: `load_clip(scale, device)` puts the whole clip where the model trains (the
+#   GPU when there is one), so that training never copies frames from the CPU;
+# - **a resize that cannot stretch or overshoot**: it refuses to change the aspect ratio,
+#   averages areas when it shrinks and is bilinear when it enlarges (neither leaves [0, 1]);
+# - **errors that name the fix**: a crop larger than the frame names one that fits, a size a
+#   model's strides cannot draw names one they can, a clip too short for a scale's frames
+#   `frame_step` apart says how many frames it needs.
+#
+# Nothing is cropped, clamped or dropped behind your back. The code: the module's head with
+# `read_frames`, which picks a reader for the source, the colour conversion, the crop and
+# resize, `load_video` (each folded: click to show), then `load_clip`.
+
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export data
 """Real video as tensors: read a clip, centre-crop it, resize it, and check frames.
 
 A clip is a float tensor ``T x 3 x H x W`` with values in [0, 1]. The loader reads a video file
-(mp4, or anything ffmpeg decodes), a folder of PNG/JPEG frames, or a raw 8-bit YUV 4:2:0 file.
-Nothing is cropped, clamped or dropped silently: a bad input raises an error that says what is
-wrong and how to fix it. Introduced in lesson 00 (notebooks/00_video_as_data.ipynb).
+(mp4, or anything ffmpeg decodes), a folder of PNG/JPEG frames, or a raw 8-bit YUV 4:2:0 file
+(the file readers are plumbing, in nerv_lessons/_video_files.py). Nothing is cropped, clamped
+or dropped silently: a bad input raises an error that says what is wrong and how to fix it.
+Introduced in lesson 00 (notebooks/00_video_as_data.ipynb).
 """
 
 import math
 import numbers
-import re
 from collections.abc import Callable, Iterator, Sequence
 from itertools import combinations_with_replacement
 from pathlib import Path
 
-import imageio.v3 as iio
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 import nerv_lessons
+from nerv_lessons._video_files import FRAME_SUFFIXES as FRAME_SUFFIXES
+from nerv_lessons._video_files import image_to_frame as image_to_frame
+from nerv_lessons._video_files import read_folder, read_video_file, read_yuv420_planes
 
 PAPER_CROP = (640, 1280)  # (height, width): the centre crop NeRV and HNeRV train on
-FRAME_SUFFIXES = (".png", ".jpg", ".jpeg")
 KR, KB = 0.2126, 0.0722  # BT.709 luma weights of red and blue (HD video, UVG included)
 
 
@@ -225,58 +277,35 @@ def bunny_path() -> Path:
     return path
 
 
-# %%
-#| export data
-def image_to_frame(image: np.ndarray, where: str) -> torch.Tensor:
-    """An H x W x 3 image of 8- or 16-bit integers -> a 3 x H x W float frame in [0, 1]."""
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise ValueError(
-            f"{where} has shape {image.shape}; expected H x W x 3 (RGB). "
-            "Convert grey or RGBA frames to RGB first"
+def read_frames(
+    path: str | Path, yuv_size: tuple[int, int] | None = None
+) -> Iterator[torch.Tensor]:
+    """Yield the frames of a video file, a folder of images or a raw .yuv file, as 3 x H x W
+    float tensors in [0, 1], one at a time (the readers are in nerv_lessons/_video_files.py)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(
+            f"no video at {path}: check the path (the course's clip is data.bunny_path())"
         )
-    peaks = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-    if image.dtype not in peaks:
-        raise TypeError(f"{where} has dtype {image.dtype}; expected 8- or 16-bit integer pixels")
-    # (H, W, 3) -> (3, H, W)
-    return torch.from_numpy(image.astype(np.float32) / peaks[image.dtype]).permute(2, 0, 1)
-
-
-def _frame_files(folder: Path) -> list[Path]:
-    """The image files of a folder in natural order (frame_2 before frame_10)."""
-    files = [p for p in folder.iterdir() if p.suffix.lower() in FRAME_SUFFIXES]
-    return sorted(
-        files, key=lambda p: [int(s) if s.isdigit() else s for s in re.split(r"(\d+)", p.name)]
-    )
-
-
-def _read_folder(folder: Path) -> Iterator[torch.Tensor]:
-    for file in _frame_files(folder):
-        yield image_to_frame(iio.imread(file), file.name)
-
-
-def _read_video_file(path: Path) -> Iterator[torch.Tensor]:
-    frames = iio.imiter(path, plugin="FFMPEG")
-    try:
-        first = next(frames, None)
-    except OSError as error:
-        reason = str(error).strip().splitlines()[-1]  # ffmpeg's last line names the problem
-        raise ValueError(
-            f"{path} is not a video ffmpeg can decode ({reason}). Pass a video file, a folder of "
-            "PNG/JPEG frames, or a raw .yuv file with yuv_size=(height, width)"
-        ) from error
-    if first is not None:
-        yield image_to_frame(first, f"frame 0 of {path.name}")
-    for index, image in enumerate(frames, start=1):
-        yield image_to_frame(image, f"frame {index} of {path.name}")
+    if path.is_dir():
+        return read_folder(path)
+    if path.suffix.lower() == ".yuv":
+        if yuv_size is None:
+            raise ValueError(
+                f"{path} is raw YUV, which has no header: pass yuv_size=(height, width)"
+            )
+        return (yuv420_to_rgb(*planes) for planes in read_yuv420_planes(path, *yuv_size))
+    return read_video_file(path)
 
 
 # %% [markdown]
-# Raw YUV files have no header: you must know the frame size. 4:2:0 stores one luma sample
-# (Y) per pixel and one blue and one red colour difference (Cb, Cr) per 2x2 block. We convert
-# with the BT.709 matrix of HD video, in the 8-bit limited range (Y in 16..235).
+# Raw YUV 4:2:0 stores one luma sample (Y) per pixel and one blue and one red colour difference
+# (Cb, Cr) per 2x2 block. We convert with the BT.709 matrix of HD video, in the 8-bit limited
+# range (Y in 16..235), both ways: the lesson below writes a YUV file of its own (folded: click
+# to show).
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export data
 def yuv420_to_rgb(y: np.ndarray, cb: np.ndarray, cr: np.ndarray) -> torch.Tensor:
     """8-bit limited-range BT.709 planes (Y: H x W; Cb, Cr: H/2 x W/2) -> a 3 x H x W frame.
@@ -307,26 +336,6 @@ def rgb_to_yuv420(frame: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarr
     return to_bytes(16 + 219 * luma), to_bytes(128 + 224 * blue), to_bytes(128 + 224 * red)
 
 
-def _read_yuv420(path: Path, height: int, width: int) -> Iterator[torch.Tensor]:
-    if height % 2 or width % 2:
-        raise ValueError(f"4:2:0 frames have even sides; got yuv_size=({height}, {width})")
-    frame_bytes = height * width * 3 // 2
-    size = path.stat().st_size
-    if size % frame_bytes:
-        raise ValueError(
-            f"{path} holds {size} bytes, not a whole number of {height}x{width} 4:2:0 frames "
-            f"({frame_bytes} bytes each): check yuv_size, or the file is truncated"
-        )
-    quarter = height * width // 4
-    with open(path, "rb") as file:
-        while chunk := file.read(frame_bytes):
-            planes = np.frombuffer(chunk, dtype=np.uint8)
-            y = planes[: 4 * quarter].reshape(height, width)
-            cb = planes[4 * quarter : 5 * quarter].reshape(height // 2, width // 2)
-            cr = planes[5 * quarter :].reshape(height // 2, width // 2)
-            yield yuv420_to_rgb(y, cb, cr)
-
-
 def write_yuv420(frames: torch.Tensor, path: str | Path) -> Path:
     """Write a T x 3 x H x W clip as raw 8-bit BT.709 YUV 4:2:0 (planar, as UVG ships)."""
     check_frames(frames)
@@ -338,34 +347,8 @@ def write_yuv420(frames: torch.Tensor, path: str | Path) -> Path:
     return path
 
 
-# %% [markdown]
-# The loader: read frames one at a time, crop and resize each as it arrives (the whole
-# 720p clip as floats would take 1.5 GB), and check everything on the way.
-
-
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export data
-def read_frames(
-    path: str | Path, yuv_size: tuple[int, int] | None = None
-) -> Iterator[torch.Tensor]:
-    """Yield the frames of a video file, a folder of images or a raw .yuv file, as 3 x H x W
-    float tensors in [0, 1], one at a time."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(
-            f"no video at {path}: check the path (the course's clip is data.bunny_path())"
-        )
-    if path.is_dir():
-        return _read_folder(path)
-    if path.suffix.lower() == ".yuv":
-        if yuv_size is None:
-            raise ValueError(
-                f"{path} is raw YUV, which has no header: pass yuv_size=(height, width)"
-            )
-        return _read_yuv420(path, *yuv_size)
-    return _read_video_file(path)
-
-
 def center_crop(frames: torch.Tensor, height: int, width: int) -> torch.Tensor:
     """The central height x width window of frames shaped (..., H, W)."""
     h, w = frames.shape[-2:]
@@ -423,7 +406,7 @@ def check_strides(height: int, width: int, strides: Sequence[int]) -> None:
         )
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export data
 def load_video(
     path: str | Path,
@@ -461,6 +444,12 @@ def load_video(
     return video
 
 
+# %% [markdown]
+# `load_clip`, what every lesson calls: the loop above, through `load_video`.
+
+
+# %%
+#| export data
 def load_clip(
     scale, device: str | torch.device = "cpu", path: str | Path | None = None
 ) -> torch.Tensor:
@@ -487,10 +476,10 @@ def select_frames(video: torch.Tensor, scale) -> torch.Tensor:
 # %% [markdown]
 # Everything later that takes frames checks them the same way: float, `T x 3 x H x W`, no
 # frames missing, values in [0, peak]. A 0-255 tensor or a [-1, 1] tensor is the most
-# common silent bug in this field; here it is a loud one.
+# common silent bug in this field; here it is a loud one (`check_frames`, folded: click to show).
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export data
 def check_frames(frames: torch.Tensor, name: str = "frames", peak: float = 1.0) -> None:
     """Raise unless `frames` is a float T x 3 x H x W tensor with values in [0, peak]."""
@@ -523,22 +512,27 @@ def check_frames(frames: torch.Tensor, name: str = "frames", peak: float = 1.0) 
 
 
 # %% [markdown]
-# Now the real clip. First the source frames, then the papers' crop, then this scale's size.
+# Now the package's loader on the real clip: one source frame as it is, then this scale's
+# clip, whose first four frames must equal the frames read by hand above.
 
 # %%
 source = load_video(bunny_path(), frames=1, crop=None)
 clip = load_clip(scale, device)
+torch.testing.assert_close(clip[:4].cpu(), by_hand)  # raises if the two differ anywhere
 print("source frame:", tuple(source.shape), source.dtype)
 print("clip at this scale:", tuple(clip.shape), clip.dtype, "on", clip.device)
 print(f"value range: [{clip.min().item():.3f}, {clip.max().item():.3f}]")
+print("its first 4 frames equal the frames read by hand:", torch.equal(clip[:4].cpu(), by_hand))
 
 # %% [markdown]
 # ## Looking at frames
 #
-# `viz` turns frames into pictures: a grid of frames, and a player widget (a slider, and a
-# play button) to scrub through a clip in a live notebook.
+# `viz` turns frames into pictures: `to_image` (a frame as the `H x W x 3` bytes matplotlib and
+# image files take, the reverse of the loop above), `frame_grid`, `png_bytes`, and a player
+# widget (a slider, and a play button) to scrub through a clip in a live notebook. Its code is
+# display plumbing (folded: click to show).
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export viz
 """Pictures of video: frames as images, a grid of frames, and a player widget.
 
@@ -698,10 +692,11 @@ def strides_line(model: str, height: int, width: int, strides: Sequence[int], wh
 # %% [markdown]
 # When a frame is too large for the papers' 640x1280 crop, or a size fits no strides at all,
 # the errors name what would work: the largest centre crop of the papers' 1:2 shape whose
-# 2x4 grid the strides reach, and the nearest sizes of the frame's own shape.
+# 2x4 grid the strides reach, and the nearest sizes of the frame's own shape (`suggest_crop`,
+# `sizes_near`, `no_strides_error`: folded, click to show).
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export data
 def suggest_crop(height: int, width: int) -> tuple[int, int] | None:
     """The largest 1:2 centre crop of a height x width frame that strides shrink to the papers'
@@ -792,6 +787,73 @@ except ValueError as error:
 # **PSNR** is the mean squared error on a log scale: `PSNR = 10 log10(peak^2 / MSE)`, in dB,
 # with peak 1 for frames in [0, 1]. +6 dB halves the error's amplitude. Like the papers, we
 # compute PSNR per frame and report the mean over frames.
+#
+# ## Exercise: PSNR per frame
+#
+# Write `psnr_per_frame(x, y, peak)`: for two `T x 3 x H x W` clips, one PSNR per frame (a
+# tensor of `T` values, in dB). Every later lesson scores its models with this number. The
+# check compares yours with the package's `psnr` (its code is the cell after the check) on a
+# clip whose three frames have different errors, and on the same clip on a 0-255 scale.
+
+
+# %%
+def psnr_per_frame(x: torch.Tensor, y: torch.Tensor, peak: float = 1.0) -> torch.Tensor:
+    """PSNR in dB of each frame of two T x 3 x H x W clips with values in [0, peak]."""
+    ### BEGIN SOLUTION
+    error = (x - y).pow(2).flatten(1).mean(1)  # one MSE per frame: T values
+    return 10 * torch.log10(peak**2 / error)
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("psnr_per_frame"):
+    from nerv_lessons.metrics import psnr
+
+    generator = torch.Generator().manual_seed(0)
+    reference = torch.rand(3, 3, 16, 16, generator=generator)
+    sigmas = torch.tensor([0.01, 0.03, 0.1]).view(3, 1, 1, 1)  # one noise level per frame
+    noisy = (reference + sigmas * torch.randn(reference.shape, generator=generator)).clamp(0, 1)
+    got, expected = psnr_per_frame(noisy, reference), psnr(noisy, reference)
+    if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+        shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+        wrong(f"a clip of 3 frames needs 3 PSNRs, a tensor of shape (3,); yours is {shape}")
+    shown = ", ".join(f"{value:.2f}" for value in got.tolist())
+    if (got.max() - got.min()).abs() < 0.01:
+        wrong(
+            f"all three frames get {shown} dB, but their noise differs (0.01, 0.03, 0.1): "
+            "each frame's error must be averaged on its own, not over the whole clip"
+        )
+    if torch.allclose(got, 2 * expected, atol=0.01):
+        wrong(
+            f"your decibels ({shown}) are twice the package's: the MSE is already a power "
+            "(a squared amplitude), and decibels of a power ratio are not those of an amplitude"
+        )
+    if not torch.allclose(got, expected, atol=0.01):
+        wrong(
+            f"you give {shown} dB, the package's psnr "
+            f"{', '.join(f'{value:.2f}' for value in expected.tolist())} dB: decibels count "
+            "powers of ten of the ratio of the peak's power to the error's power"
+        )
+    scaled = psnr_per_frame(noisy * 255, reference * 255, peak=255)
+    if not torch.allclose(scaled, expected, atol=0.01):
+        wrong(
+            "the same clip on a 0-255 scale must keep its PSNR, but yours changes to "
+            f"{', '.join(f'{value:.2f}' for value in scaled.tolist())} dB: its errors are 255x "
+            "larger, and so, squared, are their powers; scale the peak the same way"
+        )
+    right(
+        f"{shown} dB for noise 0.01, 0.03 and 0.1, as the package's psnr: the frame with 10x "
+        "the noise amplitude (100x its power) scores about 20 dB lower."
+    )
+
+# %% [markdown]
+# The package's version is the same computation, in three pieces: `mse` (one mean squared
+# error per frame), `psnr_from_mse` (for an error measured some other way, such as lesson
+# 09's error over the hidden pixels only) and `psnr`. What it adds: both clips pass
+# `check_frames` (float, `T x 3 x H x W`, in [0, peak]) and must have one shape, so a 0-255
+# clip scored with peak 1 fails loudly instead of printing a wrong number.
+#
 # **MS-SSIM** compares local structure (means, contrasts, correlations) at five scales; 1 is
 # identical. We use `pytorch-msssim`, the implementation the reference code uses.
 
@@ -896,23 +958,81 @@ for name, copy in degraded.items():
     quality = psnr(copy, clip).mean(), ms_ssim(copy, clip).mean()
     print(f"{name:>17}: PSNR {quality[0]:6.2f} dB | MS-SSIM {quality[1]:.4f}")
 
+# %% [markdown]
+# ## Predict: two more bits
+#
+# The 4-bit copy rounds every sample to one of 16 levels, 15 steps between black and white.
+# Keep 6 bits instead: 64 levels, 63 steps. **Before the check prints it, predict the 6-bit
+# copy's mean PSNR** on this clip, in dB (within 1.5 dB counts as right). The cell below
+# measures it without printing; reason from the 4-bit number above and from what +6 dB means.
+
 # %%
-figure, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
+# Measured here, printed by the check once you have predicted.
+four_bit_psnr = psnr(degraded["4-bit levels"], clip).mean().item()
+six_bit_psnr = psnr(torch.round(clip * 63) / 63, clip).mean().item()
+
+# %%
+# six_bit_prediction = ...  (your number, in dB)
+### BEGIN SOLUTION
+# 63 steps instead of 15: each rounding error is about 4x smaller in amplitude, two halvings,
+# and each halving of the error's amplitude is worth 6 dB: about 12 dB more.
+six_bit_prediction = four_bit_psnr + 12
+### END SOLUTION
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("six_bit_prediction"):
+    import numbers
+
+    if isinstance(six_bit_prediction, bool) or not isinstance(six_bit_prediction, numbers.Real):
+        wrong(f"predict a number of dB, e.g. 40.0, not {six_bit_prediction!r}")
+    miss = six_bit_prediction - six_bit_psnr
+    if abs(miss) > 1.5:
+        wrong(
+            f"you predicted {six_bit_prediction:.1f} dB; the 6-bit copy measures "
+            f"{six_bit_psnr:.2f} dB (4 bits: {four_bit_psnr:.2f} dB), so you are "
+            f"{abs(miss):.1f} dB too {'high' if miss > 0 else 'low'}. Think in amplitudes: "
+            "how many times smaller is a 6-bit step than a 4-bit one, and what is each "
+            "halving of the error worth in dB?"
+        )
+    right(
+        f"predicted {six_bit_prediction:.1f} dB, measured {six_bit_psnr:.2f} dB (4 bits: "
+        f"{four_bit_psnr:.2f} dB): a 4x finer step, two halvings of the error, 6 dB each."
+    )
+
+# %% [markdown]
+# The rule holds at every depth: each bit halves the rounding step and adds about 6 dB, until
+# the copy reaches the source's own 8 bits.
+
+# %%
+for bits in range(2, 9):
+    steps = 2**bits - 1
+    rounded = torch.round(clip * steps) / steps
+    print(f"{bits} bits ({steps:3d} steps): PSNR {psnr(rounded, clip).mean():6.2f} dB")
+
+# %%
+figure, (psnr_axis, ssim_axis) = plt.subplots(1, 2, figsize=(10, 3))
 for name, copy in degraded.items():
-    left.plot(psnr(copy, clip).cpu(), marker=".", label=name)
-    right.plot(ms_ssim(copy, clip).cpu(), marker=".", label=name)
-left.set(xlabel="frame", ylabel="PSNR (dB)", title="PSNR per frame")
-right.set(xlabel="frame", ylabel="MS-SSIM", title="MS-SSIM per frame")
-left.legend(fontsize=8)
+    psnr_axis.plot(psnr(copy, clip).cpu(), marker=".", label=name)
+    ssim_axis.plot(ms_ssim(copy, clip).cpu(), marker=".", label=name)
+psnr_axis.set(xlabel="frame", ylabel="PSNR (dB)", title="PSNR per frame")
+ssim_axis.set(xlabel="frame", ylabel="MS-SSIM", title="MS-SSIM per frame")
+psnr_axis.legend(fontsize=8)
 figure.tight_layout()
 plt.show()
 
+# %% [markdown]
+# The frames themselves, drawn as lossless PNG (this lesson's other figures are JPEG, which
+# would smear the 4-bit copy's bands):
+
 # %%
+# %config InlineBackend.figure_formats = ["png"]
 names = list(degraded)
 frame_grid(
     torch.stack([clip[0]] + [degraded[name][0] for name in names]), titles=["original"] + names
 )
 plt.show()
+# %config InlineBackend.figure_formats = ["jpeg"]
 
 # %% [markdown]
 # Here both metrics rank the three copies the same way. To see where they disagree, hold PSNR
@@ -1008,33 +1128,66 @@ print(
 # 0.003: the same number. The quick scale has far more parameters per pixel than the paper,
 # because a tiny clip still needs a network of some minimum width; lesson 04 comes back to this.
 #
-# ## Exercise: raw bits per pixel
+# ## Exercise: bits per pixel of a real file
 #
-# Raw video stores samples, not RGB triples. 4:4:4 keeps three samples per pixel; 4:2:0
-# keeps one luma sample per pixel and one Cb and one Cr sample per 2x2 block. Write
-# `raw_bpp(bit_depth, chroma)` for `chroma` in `"444"` and `"420"`.
+# Between the raw clip's 24 bpp and the mp4's 0.07 bpp lies a lossless file: each frame stored
+# as a PNG, which compresses without changing a single value. Write `png_bpp(frames)`: the
+# bits per pixel of a clip stored as one PNG file per frame. `png_bytes(frame)` (from `viz`)
+# returns exactly the bytes a `.png` file of that frame holds. The check compares yours with
+# the package's `bits_per_pixel` on four frames of this clip.
 
 
 # %%
-def raw_bpp(bit_depth: int, chroma: str) -> float:
-    """Bits per pixel of raw video with `bit_depth`-bit samples and 4:4:4 or 4:2:0 chroma."""
+from nerv_lessons.metrics import bits_per_pixel
+from nerv_lessons.viz import png_bytes
+
+
+def png_bpp(frames: torch.Tensor) -> float:
+    """Bits per pixel of a T x 3 x H x W clip stored as one PNG file per frame."""
     ### BEGIN SOLUTION
-    samples_per_pixel = {"444": 3.0, "420": 1.0 + 2 * 0.25}[chroma]
-    return bit_depth * samples_per_pixel
+    stored = sum(len(png_bytes(frame)) for frame in frames)  # bytes of all T files
+    return bits_per_pixel(stored, len(frames), *frames.shape[-2:])
     ### END SOLUTION
 
 
 # %%
 # Check: says right or wrong, and why.
-with exercise("raw_bpp"):
-    for depth, chroma, expected in [(8, "444", 24.0), (8, "420", 12.0), (10, "420", 15.0)]:
-        got = raw_bpp(depth, chroma)
-        if got != expected:
-            wrong(
-                f"raw_bpp({depth}, '{chroma}') = {got}, expected {expected}: count the samples "
-                "one 2x2 block of pixels stores in each format, then divide by its 4 pixels"
-            )
-    right("4:4:4 stores 3 samples a pixel, 4:2:0 stores 1.5 (8-bit 4:2:0 = 12 bpp).")
+with exercise("png_bpp"):
+    from nerv_lessons.metrics import bits_per_pixel
+    from nerv_lessons.viz import png_bytes
+
+    sample = clip[:4].cpu()
+    files = [len(png_bytes(frame)) for frame in sample]  # bytes of each frame's PNG
+    pixels = sample.shape[0] * sample.shape[-2] * sample.shape[-1]
+    expected = bits_per_pixel(sum(files), *sample.shape[:1], *sample.shape[-2:])
+    got = png_bpp(sample)
+    if not isinstance(got, (int, float)) or isinstance(got, bool):
+        wrong(f"return one number (a float), not a {type(got).__name__}")
+    if not math.isclose(got, expected, rel_tol=1e-6):
+        if math.isclose(got * 3, expected, rel_tol=1e-6):
+            why = "3x too few: a pixel is one position, holding all three colour samples"
+        elif math.isclose(got * 8, expected, rel_tol=1e-6):
+            why = "8x too few: you counted bytes; a byte is 8 bits"
+        elif math.isclose(got, expected * len(sample), rel_tol=1e-6):
+            why = "one file's worth of pixels in the denominator: the clip has T frames"
+        elif math.isclose(got, 8 * files[0] / pixels, rel_tol=1e-6):
+            why = "only the first frame's file counted: every frame is a file"
+        else:
+            why = "count every file's bits, over every pixel position of the clip"
+        wrong(f"png_bpp gives {got:.4g}, expected {expected:.4g} bpp: {why}")
+    right(
+        f"{got:.2f} bpp for these {len(sample)} frames of {sample.shape[-2]}x"
+        f"{sample.shape[-1]}, lossless: about {24 / got:.1f}x smaller than raw RGB."
+    )
+
+# %% [markdown]
+# The ladder so far, each number computed with the package's functions. Raw video stores
+# samples, not RGB triples: 4:4:4 keeps three samples per pixel, 4:2:0 (how UVG ships) one luma
+# sample per pixel and one Cb and one Cr per 2x2 block, 1.5 samples, so 12 bits at 8 bits a
+# sample. The PNG rate is of this scale's small frames, which hold more detail per pixel than
+# the 720p frames the mp4 encodes. Lossless compression saves only a fraction of raw RGB (at
+# the quick scale about a third), while the lossy mp4 is hundreds of times smaller: that is the
+# range a neural representation has to compete in.
 
 # %%
 yuv_file_bytes = 1.5 * T * H * W  # an 8-bit 4:2:0 file of the Bunny crop, as UVG ships
@@ -1042,13 +1195,28 @@ print(
     f"An 8-bit 4:2:0 Bunny crop file: {yuv_file_bytes:,.0f} bytes, "
     f"{bits_per_pixel(yuv_file_bytes, T, H, W):.0f} bpp."
 )
+frames_png = [png_bytes(frame) for frame in clip[:4]]  # the PNG files of four frames
+png_rate = bits_per_pixel(sum(map(len, frames_png)), 4, scale.height, scale.width)
+hnerv_rate = bits_per_pixel(0.35e6, T, H, W)  # 0.35M parameters at 8 bits (a byte) each
+for name, rate in [
+    ("raw 8-bit RGB", bits_per_pixel(raw_bytes, T, H, W)),
+    ("raw 8-bit YUV 4:2:0", bits_per_pixel(yuv_file_bytes, T, H, W)),
+    (f"PNG frames ({scale.height}x{scale.width}, lossless)", png_rate),
+    ("H.264 mp4 (720x1280, lossy)", mp4_bpp),
+    ("HNeRV-0.35M at 8 bits a parameter", hnerv_rate),
+]:
+    print(f"{name:>36}: {rate:8.4f} bpp")
 
 # %% [markdown]
 # ## Summary
 #
 # - A clip is one `T x 3 x H x W` float tensor in [0, 1]; the papers use the 640x1280 centre crop.
-# - PSNR (log of MSE) and MS-SSIM (structure at five scales) measure quality per frame.
-# - bpp counts stored bits, ppp counts parameters, both over `T * H * W` pixel positions.
+#   Reading it is a dozen lines; `load_clip` gives the same frames and adds other sources,
+#   the device and errors that name the fix.
+# - PSNR (log of MSE) and MS-SSIM (structure at five scales) measure quality per frame; each
+#   bit of depth is worth about 6 dB.
+# - bpp counts stored bits, ppp counts parameters, both over `T * H * W` pixel positions: raw
+#   RGB is 24 bpp, lossless PNG frames not much less, the lossy mp4 under 0.1.
 #
 # Next, lesson 01: why a network fed raw coordinates cannot draw these frames, and how a
 # positional encoding fixes it.

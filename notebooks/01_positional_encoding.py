@@ -49,6 +49,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nerv_lessons._exercises import exercise, right, wrong  # the exercises' check cells
 from nerv_lessons.data import load_clip
 from nerv_lessons.metrics import psnr
 from nerv_lessons.scales import start_lesson
@@ -68,9 +69,73 @@ scale, device = start_lesson()
 # `b`. The order is interleaved (sine, cosine, next level), as in the NeRV code. Low levels
 # change slowly with `p`, high ones fast; a network that reads all of them can tell nearby
 # positions apart without having to learn a steep function of `p` itself.
+#
+# ## Exercise: write gamma
+#
+# Write `gamma(t, b, levels)` for a batch of positions `t` of shape `(B,)`: a tensor of shape
+# `(B, 2 * levels)`, each row the encoding above in that order. It takes a few lines of torch
+# and no loop over levels (broadcast a column of positions against a row of frequencies). The
+# check compares yours with the package's `positional_encoding`, whose code follows it.
 
 
 # %%
+def gamma(t: torch.Tensor, b: float, levels: int) -> torch.Tensor:
+    """(B,) positions -> (B, 2 * levels): sin and cos of b^i pi t for i = 0 .. levels - 1."""
+    ### BEGIN SOLUTION
+    frequencies = b ** torch.arange(levels) * math.pi  # (levels,)
+    angles = t[:, None] * frequencies  # (B, 1) * (levels,) -> (B, levels)
+    return torch.stack([angles.sin(), angles.cos()], dim=-1).flatten(1)  # interleaved
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("gamma"):
+    from nerv_lessons.encoding import positional_encoding
+
+    t = torch.linspace(0, 1, 9)
+    for b, levels in [(2.0, 8), (1.25, 24)]:
+        got, expected = gamma(t, b, levels), positional_encoding(t, b, levels)
+        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            wrong(
+                f"gamma(t, {b}, {levels}) for 9 positions is {shape}; expected "
+                f"{tuple(expected.shape)}: one row per position, a sine and a cosine per level"
+            )
+        if torch.allclose(got, expected, atol=1e-3):
+            continue
+        same_numbers = torch.allclose(
+            got.sort(dim=1).values, expected.sort(dim=1).values, atol=1e-3
+        )
+        if same_numbers:
+            wrong(
+                f"gamma(t, {b}, {levels}) holds the right numbers in another order: each level's "
+                "sine, then its cosine, then the next level's pair (interleaved, as NeRV's code)"
+            )
+        column = int((got - expected).abs().amax(dim=0).argmax())
+        row = int((got[:, column] - expected[:, column]).abs().argmax())
+        kind = "sine" if column % 2 == 0 else "cosine"
+        wrong(
+            f"gamma(t, {b}, {levels}), column {column} (the {kind} of level {column // 2}): at "
+            f"t = {t[row]:.3f} you give {got[row, column]:.4f}, the package "
+            f"{expected[row, column]:.4f}. Check that level's frequency: level 0 turns half a "
+            "cycle over t in [0, 1], and each level turns b times faster than the one before"
+        )
+    right(
+        "gamma matches positional_encoding for b = 2 (8 levels) and b = 1.25 (24 levels): a "
+        "sine and a cosine per level, interleaved, each level b times faster."
+    )
+
+# %% [markdown]
+# The package's version is the same three lines. What it adds: the frequencies `b^i pi` are
+# computed in double precision and rounded once, as NeRV's code does with Python floats (at
+# level 79, `1.25^79 pi` is about 10^8, where float32 numbers lie 16 apart, so frequencies
+# computed in float32 may land on other angles); bad inputs fail with a reason (integer frame
+# indices instead of times, a 2-D `t`, no levels: the checks are in the folded cell, click to
+# show); and a layer, `PositionalEncoding`, for models that encode their input in `forward`.
+
+
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export encoding
 """Positional encoding: sines and cosines of a position at geometrically growing frequencies.
 
@@ -102,6 +167,8 @@ def _check_base_and_levels(b: float, levels: int) -> None:
         )
 
 
+# %%
+#| export encoding
 def positional_encoding(t: torch.Tensor, b: float = NERV_BASE, levels: int = NERV_LEVELS):
     """Encode positions t of shape (B,) as a (B, 2 * levels) tensor, interleaved:
     [sin(b^0 pi t), cos(b^0 pi t), sin(b^1 pi t), cos(b^1 pi t), ...]."""
@@ -227,17 +294,19 @@ for name, fit in fits_1d.items():
 # `signal - fit`). Where the error's spectrum has a peak, the network missed that frequency.
 
 # %%
-figure, (left, right) = plt.subplots(1, 2, figsize=(11, 3))
-left.plot(x, signal, color="black", lw=2.5, alpha=0.35, label="signal")
+figure, (fits_axis, spectrum_axis) = plt.subplots(1, 2, figsize=(11, 3))
+fits_axis.plot(x, signal, color="black", lw=2.5, alpha=0.35, label="signal")
 frequencies = torch.fft.rfftfreq(len(x), d=1 / len(x))  # cycles over [0, 1]
 for name, fit in fits_1d.items():
-    left.plot(x, fit, lw=1, label=name)
-    right.semilogy(frequencies, torch.fft.rfft((signal - fit)[:, 0]).abs() + 1e-3, label=name)
-left.set(xlabel="x", title=f"fits after {steps_1d} steps")
-right.set(xlabel="frequency (cycles on [0, 1])", ylabel="|FFT of error|", xlim=(0, 80))
-right.set_title("error spectrum: the raw-x MLP misses 24 and 61")
-left.legend(fontsize=8)
-right.legend(fontsize=8)
+    fits_axis.plot(x, fit, lw=1, label=name)
+    spectrum_axis.semilogy(
+        frequencies, torch.fft.rfft((signal - fit)[:, 0]).abs() + 1e-3, label=name
+    )
+fits_axis.set(xlabel="x", title=f"fits after {steps_1d} steps")
+spectrum_axis.set(xlabel="frequency (cycles on [0, 1])", ylabel="|FFT of error|", xlim=(0, 80))
+spectrum_axis.set_title("error spectrum: the raw-x MLP misses 24 and 61")
+fits_axis.legend(fontsize=8)
+spectrum_axis.legend(fontsize=8)
 figure.tight_layout()
 plt.show()
 
@@ -272,10 +341,10 @@ for name, fit in images.items():
 # %% [markdown]
 # To compare error spectra of images we average the power of the error's 2-D FFT over rings
 # of equal frequency (a *radial* spectrum): low frequencies on the left, the pixel grid's
-# finest detail on the right.
+# finest detail on the right (`radial_spectrum`, folded: click to show).
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 def radial_spectrum(error: torch.Tensor, bins: int = 24) -> tuple[torch.Tensor, torch.Tensor]:
     """Mean power of the 2-D FFT of a 3 x H x W error over rings; (ring centres, power)."""
     power = torch.fft.fftshift(torch.fft.fft2(error).abs().pow(2).mean(0))
@@ -292,6 +361,7 @@ def radial_spectrum(error: torch.Tensor, bins: int = 24) -> tuple[torch.Tensor, 
     return (edges[1:] + edges[:-1]).cpu() / 2, (total / count.clamp(min=1)).cpu()
 
 
+# %%
 figure, axes = plt.subplots(1, 4, figsize=(12, 2.2), gridspec_kw={"width_ratios": [1, 1, 1, 1.1]})
 for axis, (name, picture) in zip(axes, [("target", image), *images.items()]):
     axis.imshow(picture.permute(1, 2, 0).cpu().numpy())
@@ -352,15 +422,16 @@ draw_encoding()
 plt.show()
 
 # %% [markdown]
-# Move `b` and the number of levels (in a live notebook; the pictures are redrawn on each
-# move). Note how `b = 2` runs through frequencies far faster than 1.25, and what the rows
-# look like once the frequencies pass what 132 samples can show.
+# ## Predict: how many levels generalize?
 #
-# Under the encoding, a fit redrawn on each move (a second or two on a CPU): the MLP from
-# above fits the 1-D signal from gamma(x), 200 steps on the even samples only, and is drawn
-# at all of them. The odd samples are held out, like the frames lesson 05 interpolates. Too
-# few levels cannot reach the fast components; levels past what the samples can show fit the
-# seen samples and miss the held-out ones.
+# The MLP from above now fits the 1-D signal from gamma(x) with NeRV's base, `b = 1.25`: 200
+# steps on the even samples only (256 of them), then it is drawn at all 512 and scored on the
+# odd samples, which it never saw (held out, like the frames lesson 05 interpolates). The
+# cell below fits it with 10, 20, 40 and 80 levels and keeps the errors without printing them.
+#
+# **Predict which of the four gives the lowest MSE on the held-out samples.** Reason from the
+# signal (its fastest component has 61 cycles on [0, 1]) and from the picture above: what do
+# levels that change faster than the samples look like?
 
 
 # %%
@@ -376,6 +447,74 @@ def fit_from_encoding(b: float, levels: int, steps: int = 200) -> tuple[torch.Te
     return fit, errors
 
 
+# Measured here, printed by the check once you have predicted.
+held_out = {levels: fit_from_encoding(1.25, levels)[1] for levels in (10, 20, 40, 80)}
+
+# %%
+# lowest_held_out = ...  (10, 20, 40 or 80)
+### BEGIN SOLUTION
+# 10 levels reach 1.25^9 / 2, under 4 cycles: too slow for the fast components, even on the
+# seen samples. Past 1.25^i > 256 (level 25) a level turns over half a cycle between two seen
+# samples: aliased there, it tags each sample instead of interpolating between them, so 40 and
+# 80 levels fit the seen samples and miss the others. 20 levels reach 35 cycles, the MLP the rest.
+lowest_held_out = 20
+### END SOLUTION
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("lowest_held_out"):
+    measured = min(held_out, key=lambda levels: held_out[levels]["held out"])
+    table = ", ".join(
+        f"{levels} levels {errors['seen']:.4f} / {errors['held out']:.4f}"
+        for levels, errors in held_out.items()
+    )
+    if lowest_held_out not in held_out:
+        wrong(f"choose one of {', '.join(map(str, held_out))} levels, not {lowest_held_out!r}")
+    if lowest_held_out != measured:
+        if lowest_held_out > measured:
+            why = (
+                f"with {lowest_held_out} levels the fit is near perfect on the samples it saw "
+                "and wrong between them: what do its fastest levels do from one seen sample "
+                "to the next?"
+            )
+        else:
+            why = (
+                f"{lowest_held_out} levels miss even the samples the fit saw: their fastest "
+                "sine is too slow for the signal's fast components"
+            )
+        wrong(
+            f"the lowest held-out MSE is at {measured} levels (MSE seen / held out: {table}): "
+            + why
+        )
+    right(
+        f"{measured} levels generalize best (MSE seen / held out: {table}): too few levels are "
+        "too slow for the signal, too many are aliased on the samples and only memorize them."
+    )
+
+# %% [markdown]
+# Too few levels cannot reach the fast components; levels past what the samples can show fit
+# the seen samples and miss the held-out ones. The four fits, and `b = 2` with 8 levels (the
+# Fourier features of the first fit, whose top level turns 64 cycles, just under the 128 that
+# 256 samples can show):
+
+# %%
+held_out[(2.0, 8)] = fit_from_encoding(2.0, 8)[1]
+for key, errors in held_out.items():
+    b, levels = key if isinstance(key, tuple) else (1.25, key)
+    print(
+        f"b={b:<4} {levels:2d} levels: MSE seen {errors['seen']:.4f} | "
+        f"held out {errors['held out']:.4f}"
+    )
+
+# %% [markdown]
+# Move `b` and the number of levels (in a live notebook; the pictures are redrawn on each
+# move). Note how `b = 2` runs through frequencies far faster than 1.25, and what the rows
+# look like once the frequencies pass what 132 samples can show. Under the encoding, the fit
+# above redrawn on each move (a second or two on a CPU), with both of its errors. The widget's
+# code is folded (click to show).
+
+
+# %% cellView="form" jupyter={"source_hidden": true}
 def draw_fit(b: float, levels: int):
     """The signal, its fit from gamma(x) on the even samples, and both errors."""
     fit, errors = fit_from_encoding(b, levels)
@@ -393,15 +532,6 @@ def draw_fit(b: float, levels: int):
     return figure
 
 
-for b, levels in [(1.25, 10), (1.25, 20), (1.25, 40), (1.25, 80), (2.0, 8)]:
-    errors = fit_from_encoding(b, levels)[1]
-    print(
-        f"b={b:<4} {levels:2d} levels: MSE seen {errors['seen']:.4f} | "
-        f"held out {errors['held out']:.4f}"
-    )
-
-
-# %%
 def figure_png(figure) -> bytes:
     """A figure as PNG bytes, for an image widget."""
     buffer = io.BytesIO()
@@ -431,7 +561,7 @@ widgets.VBox([widgets.HBox([base_slider, levels_slider]), encoding_picture, fit_
 # passes `pi` the sines are *aliased*: sampled at the frames, they no longer look like a
 # smooth wave but like a fixed, scrambled code per frame (the right half of the image). Those
 # levels add no smooth detail; they act as an identity tag that helps the network tell
-# neighbouring frames apart.
+# neighbouring frames apart (the held-out fits above: the same tags, on 256 samples).
 #
 # ## Exercise: where does aliasing start?
 #
@@ -441,7 +571,7 @@ widgets.VBox([widgets.HBox([base_slider, levels_slider]), encoding_picture, fit_
 
 # %%
 def first_aliased_level(frames: int, b: float) -> int:
-    """The smallest level i with b^i pi / frames > pi, that is b^i > frames."""
+    """The smallest level whose phase step between consecutive frames is over pi (an int)."""
     ### BEGIN SOLUTION
     level = 0
     while b**level <= frames:
@@ -452,19 +582,27 @@ def first_aliased_level(frames: int, b: float) -> int:
 
 # %%
 # Check: says right or wrong, and why.
-for frames, b in [(132, 1.25), (600, 1.25), (100, 2.0), (16, 1.25)]:
-    got = first_aliased_level(frames, b)
-    if not isinstance(got, int):
-        raise AssertionError(f"first_aliased_level({frames}, {b}) returned {got!r}, not an int")
-    if not (b**got > frames and (got == 0 or b ** (got - 1) <= frames)):
-        raise AssertionError(
-            f"first_aliased_level({frames}, {b}) = {got}: b^{got} = {b**got:.4g}, but the "
-            f"answer is the first i with b^i > {frames} (b^(i-1) must still be <= {frames})"
-        )
-print(
-    f"Right: with b = 1.25, 132 frames alias from level {first_aliased_level(132, 1.25)}, "
-    f"so of NeRV's 80 levels about {80 - first_aliased_level(132, 1.25)} are frame tags."
-)
+with exercise("first_aliased_level"):
+    for frames, b in [(132, 1.25), (600, 1.25), (100, 2.0), (64, 2.0), (16, 1.25)]:
+        got = first_aliased_level(frames, b)
+        call = f"first_aliased_level({frames}, {b})"
+        if isinstance(got, bool) or not isinstance(got, int):
+            wrong(f"{call} returned {got!r}: a level is a whole number (an int)")
+        if got < 0 or b**got <= frames:
+            wrong(
+                f"{call} = {got}, but level {got} steps {b**got / frames:.3f} pi from one "
+                "frame to the next, not over pi: it is not aliased yet"
+            )
+        if got > 0 and b ** (got - 1) > frames:
+            wrong(
+                f"{call} = {got}, but level {got - 1} already steps "
+                f"{b ** (got - 1) / frames:.3f} pi a frame, over pi: aliasing starts earlier"
+            )
+    aliased = first_aliased_level(132, 1.25)
+    right(
+        f"with b = 1.25, 132 frames alias from level {aliased}, so of NeRV's 80 levels about "
+        f"{80 - aliased} are frame tags (16 frames: from level {first_aliased_level(16, 1.25)})."
+    )
 
 # %% [markdown]
 # ## The ablation: NeRV without and with the encoding
@@ -502,7 +640,7 @@ plt.show()
 # ours are a model of about 0.05M fitted to the quick clip (16 frames, 8 apart), so only the
 # ordering can carry over, and the verdict line says whether it does, judged against the
 # seeds' spread. Both rows beat the floor: even raw `t` is a usable input for 16 frames. With
-# 16 frames every level from 13 on is aliased (your exercise's function), so most of the 80
+# 16 frames every level from 13 on is aliased (the aliasing exercise), so most of the 80
 # levels act as frame tags; the encoding pays off more with many neighbouring frames to tell
 # apart: run the lesson at the lesson scale (132 frames) to see how far the gap opens.
 #
@@ -510,7 +648,10 @@ plt.show()
 #
 # - Networks fitted by gradient descent learn low frequencies first (spectral bias): a
 #   coordinate MLP on raw `x` or `(y, x)` blurs.
-# - Sines and cosines at geometric frequencies, `gamma(p)`, let the same network fit detail.
+# - Sines and cosines at geometric frequencies, `gamma(p)`, let the same network fit detail:
+#   three lines of torch (yours), the package's adding double-precision frequencies and errors.
+# - Levels too slow miss detail; levels faster than the samples are aliased on them, fit the
+#   samples and miss what lies between (the held-out fits).
 # - NeRV encodes the frame time with `b = 1.25`, 80 levels by default (40 in its Bunny
 #   command); with 132 frames the levels from 22 on are aliased and act as frame tags.
 # - `nerv_lessons.encoding` holds `positional_encoding`, `PositionalEncoding`,

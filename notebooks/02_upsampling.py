@@ -21,9 +21,11 @@
 # NeRV's decoder starts from a feature map a few pixels across and must end at the full
 # frame: each block multiplies height and width by a stride `s` (5, 2, 2, 2, 2 in the paper).
 # There are three common ways to do that, and NeRV's ablation (Table 7 of the lecture notes)
-# finds that the choice matters by several dB. This lesson builds all three as one block,
-# `nerv_lessons.upsample.Upsample`, counts what each costs, and reruns the ablation on the
-# real clip.
+# finds that the choice matters by several dB. This lesson takes PixelShuffle apart on a real
+# frame, writes the three blocks in plain torch layers, then shows them as one package block,
+# `nerv_lessons.upsample.Upsample`, counts what each costs, and reruns the ablation on the real
+# clip. You write PixelShuffle by hand, predict a cost, and turn a transposed convolution into a
+# 1x1 convolution and a PixelShuffle.
 
 # %%
 # Colab only: fetch the course (code and the Bunny clip) and install it. Elsewhere nothing happens.
@@ -38,14 +40,16 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, home)
 
 # %%
-# %config InlineBackend.figure_formats = ["jpeg"]
+# %config InlineBackend.figure_formats = ["png"]
 
 import matplotlib.pyplot as plt
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from nerv_lessons._exercises import exercise, right, wrong
 from nerv_lessons.data import load_clip
+from nerv_lessons.metrics import psnr
 from nerv_lessons.scales import start_lesson
 from nerv_lessons.viz import frame_grid
 
@@ -93,13 +97,134 @@ print(nn.PixelShuffle(2)(tiny)[0, 0].int())
 print(F.interpolate(tiny[:, :1], scale_factor=2, mode="bilinear", align_corners=True)[0, 0])
 
 # %% [markdown]
-# ## The block
+# ## PixelShuffle on a real frame
 #
-# One module holds all three, so a decoder can switch kind with one argument. The first
-# cell is the module's docstring and imports.
+# Run it backwards on a Bunny frame. `F.pixel_unshuffle(frame, 2)` gathers the four pixels of
+# each 2x2 block into four channels, so one `3 x H x W` frame becomes `12 x H/2 x W/2`: four
+# half-size images per colour, each taken one pixel over from the next. PixelShuffle puts
+# them back. Bilinear enlargement of one of them has the frame's shape but not its detail:
+
+# %%
+clip = load_clip(scale, device)
+frame = clip[:1]  # (1, 3, H, W): the first frame
+quarters = F.pixel_unshuffle(frame, 2)  # (1, 12, H/2, W/2): channel 4c + 2i + j, sub-pixel (i, j)
+rebuilt = nn.PixelShuffle(2)(quarters)
+enlarged = F.interpolate(quarters[:, 0::4], scale_factor=2, mode="bilinear", align_corners=True)
+print(
+    f"{tuple(frame.shape)} -> unshuffled {tuple(quarters.shape)} -> shuffled {tuple(rebuilt.shape)}"
+)
+print(f"PixelShuffle gives the frame back exactly: {torch.equal(rebuilt, frame)}")
+blurred = psnr(enlarged.clamp(0, 1), frame).item()
+print(f"bilinear enlargement of sub-pixel (0, 0) alone: {blurred:.2f} dB")
+sub_images = quarters.view(1, 3, 4, *quarters.shape[-2:])[0].transpose(0, 1)  # (4, 3, H/2, W/2)
+frame_grid(sub_images, titles=[f"sub-pixel ({i}, {j})" for i in (0, 1) for j in (0, 1)], width=12)
+plt.show()
+
+# %% [markdown]
+# The four images look alike; what tells them apart is the fine detail, and that is exactly
+# what interpolation cannot make up. A PixelShuffle block's convolution works at the low
+# resolution and writes each of the `s^2` sub-pixel images as its own channels, so it can
+# choose every sub-pixel separately.
+#
+# ## Exercise: PixelShuffle by hand
+#
+# Write `shuffle_by_hand(x, s)` with only `reshape` and `permute` (no `nn.PixelShuffle`):
+# `(B, C s^2, H, W)` to `(B, C, s H, s W)`, the same numbers in the same places as
+# PixelShuffle. Hint: first name the axes that the `C s^2` channels stand for (which part is
+# the colour, which the sub-pixel row, which its column), then decide where each one goes.
 
 
 # %%
+def shuffle_by_hand(x: torch.Tensor, s: int) -> torch.Tensor:
+    """PixelShuffle with reshape and permute: (B, C s^2, H, W) -> (B, C, s H, s W)."""
+    ### BEGIN SOLUTION
+    b, channels, h, w = x.shape
+    c = channels // (s * s)
+    x = x.reshape(b, c, s, s, h, w)  # channel c s^2 + i s + j -> (c, i, j)
+    x = x.permute(0, 1, 4, 2, 5, 3)  # (b, c, h, i, w, j)
+    return x.reshape(b, c, h * s, w * s)
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("shuffle_by_hand"):
+    from nerv_lessons.upsample import Upsample
+
+    for shape, s in [((1, 4, 2, 2), 2), ((2, 18, 3, 5), 3), ((1, 50, 2, 4), 5)]:
+        x = torch.randn(shape)
+        expected, got = F.pixel_shuffle(x, s), shuffle_by_hand(x, s)
+        if not isinstance(got, torch.Tensor) or got.shape != expected.shape:
+            found = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            wrong(
+                f"for {shape} and s={s} you return {found}; PixelShuffle gives "
+                f"{tuple(expected.shape)}: C s^2 channels become C channels of s H x s W"
+            )
+        if not torch.equal(got, expected):
+            wrong(
+                f"for {shape} and s={s} the shape is right but values sit in the wrong places: "
+                "run it on the tiny 0..15 tensor at the top and compare with PixelShuffle's 4x4"
+            )
+    block = Upsample(8, 3, 2)  # the package's PixelShuffle block: a convolution, then the shuffle
+    x = torch.randn(2, 8, 5, 7)
+    with torch.no_grad():
+        if not torch.equal(shuffle_by_hand(block.layers[0](x), 2), block(x)):
+            wrong("the package's block, its convolution followed by yours, gives other numbers")
+    right("PixelShuffle is only a reshape and a permute; it has no weights.")
+
+# %% [markdown]
+# ## The three blocks, as you would write them
+#
+# Each way is a line or two of torch layers, `(B, c_in, H, W)` in, `(B, c_out, s H, s W)` out:
+
+
+# %%
+def blocks_by_hand(c_in: int, c_out: int, s: int) -> dict[str, nn.Module]:
+    """The three ways up by a factor s, in plain torch layers."""
+    return {
+        "pixelshuffle": nn.Sequential(
+            nn.Conv2d(c_in, c_out * s * s, 3, padding=1), nn.PixelShuffle(s)
+        ),
+        "bilinear": nn.Sequential(
+            nn.Upsample(scale_factor=s, mode="bilinear", align_corners=True),
+            nn.Conv2d(c_in, c_out, 2 * s + 1, padding=s),  # NeRV's code: 2s + 1 wide
+        ),
+        "deconv": nn.ConvTranspose2d(c_in, c_out, s, stride=s),  # kernel = stride
+    }
+
+
+# %% [markdown]
+# On the real frame (the weights are random, so only the shapes mean something yet), and
+# against the package's block with the same weights:
+
+# %%
+from nerv_lessons.upsample import UPSAMPLE_KINDS, Upsample  # the package's block, shown below
+
+for kind, block in blocks_by_hand(3, 3, 2).items():
+    package = Upsample(3, 3, 2, kind).to(device)
+    block.load_state_dict(package.layers.state_dict())  # the package block's weights
+    block.to(device)
+    with torch.no_grad():
+        ours, theirs = block(frame), package(frame)
+    torch.testing.assert_close(ours, theirs)
+    print(f"{kind:>12}: {tuple(frame.shape)} -> {tuple(ours.shape)}, same as the package's block")
+
+# %% [markdown]
+# ## The package's block
+#
+# `nerv_lessons.upsample.Upsample` is those three behind one argument, so a decoder switches
+# kind with `kind=`. What the code adds (folded: click to show):
+#
+# - checks of every size (whole numbers >= 1, an odd kernel) and of the kind, with messages
+#   that name the choices;
+# - `kernel_size` holds the kernel the convolution really has (`2s + 1` for bilinear);
+# - `forward` refuses an input with the wrong number of channels, naming the shape it expects;
+# - `extra_repr`, so that a printed model shows each block's kind and scale.
+#
+# The first cell is the module's docstring and imports.
+
+
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export upsample
 """Upsampling blocks: PixelShuffle (sub-pixel convolution), bilinear + conv, transposed conv.
 
@@ -223,49 +348,146 @@ for kind in UPSAMPLE_KINDS:
     print(f"{kind:>12} | {str(shape):>16} | {cost['params']:7,d} | {cost['macs'] / 1e6:7.1f}")
 
 # %% [markdown]
-# PixelShuffle spends `s^2 x 9` weights per channel pair at the *low* resolution; NeRV's
-# bilinear block spends `(2s + 1)^2` at the *high* one. So for `s = 2` the bilinear block
-# holds 25/36 of PixelShuffle's weights but does `(2s + 1)^2 / 9` = 2.8 times its MACs (13
-# times for `s = 5`): interpolation makes the map big before any learned work. For a
+# PixelShuffle does its learned work at the *low* resolution, NeRV's bilinear block at the
+# *high* one. So for `s = 2` the bilinear block holds fewer weights than PixelShuffle but does
+# 2.8 times its MACs: interpolation makes the map big before any learned work. For a
 # representation whose weights *are* the video, PixelShuffle's weights are capacity bought
 # cheaply. The deconv with kernel = stride is the cheapest: it sees one input pixel per
 # output patch, no neighbours at all.
 #
-# ## Exercise: PixelShuffle by hand
+# ## Predict: NeRV's first block
 #
-# Write `shuffle_by_hand(x, s)` with only `reshape` and `permute`: `(B, C s^2, H, W)` to
-# `(B, C, s H, s W)`, giving the same result as `nn.PixelShuffle(s)`. Hint: split the channel
-# axis into `(C, s, s)`, move the two `s` axes next to `H` and `W`, and merge.
+# NeRV's first block has stride 5: it turns NeRV-S's 9x16 grid of 26 channels into 45x80.
+# How many times PixelShuffle's MACs does the bilinear block do there? The next cell measures
+# it with `upsample_cost` without printing it; write your prediction (a number) in the cell
+# after, then run the check, which prints the measurement (right within 15 %).
+
+# %%
+# Measured now, printed only by the check below: NeRV-S's first block, 26 -> 26 channels,
+# stride 5, on the 9x16 grid of a 720x1280 frame, built each way.
+first_block_macs = {
+    kind: upsample_cost(Upsample(26, 26, 5, kind), 9, 16)["macs"] for kind in UPSAMPLE_KINDS
+}
+
+# %%
+# Your prediction: the bilinear block's MACs / PixelShuffle's, at stride 5 (a number).
+### BEGIN SOLUTION
+macs_ratio = 13.4
+### END SOLUTION
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("macs_ratio"):
+    measured = first_block_macs["bilinear"] / first_block_macs["pixelshuffle"]
+    if isinstance(macs_ratio, bool) or not isinstance(macs_ratio, (int, float)):
+        wrong(f"write the prediction as a number, such as 4.5; got {macs_ratio!r}")
+    if macs_ratio < 0.85 * measured:
+        wrong(
+            f"you predicted {macs_ratio:g}x, the blocks measure {measured:.1f}x: more. Which "
+            "part of the bilinear block grows with the stride, besides the map it runs on?"
+        )
+    if macs_ratio > 1.15 * measured:
+        wrong(
+            f"you predicted {macs_ratio:g}x, the blocks measure {measured:.1f}x: less. Both "
+            "blocks do more work as the stride grows; count how much more each one does"
+        )
+    right(
+        f"bilinear {first_block_macs['bilinear'] / 1e6:.1f} MMACs, PixelShuffle "
+        f"{first_block_macs['pixelshuffle'] / 1e6:.1f}, deconv "
+        f"{first_block_macs['deconv'] / 1e6:.2f}: the bilinear block does {measured:.1f}x "
+        "PixelShuffle's work."
+    )
+
+# %% [markdown]
+# Why: PixelShuffle makes `s^2` times the channels at the low resolution (`s^2 x 9` weights
+# per channel pair, applied at `H x W`); the bilinear block applies `(2s + 1)^2` weights per
+# channel pair at `s^2` times the positions. The `s^2` cancel, and the ratio is
+# `(2s + 1)^2 / 9`: 2.8 at `s = 2`, 13.4 at `s = 5`, where it also holds only
+# `121 / 225` of PixelShuffle's weights.
+#
+# ## Exercise: a transposed convolution is a 1x1 convolution and a PixelShuffle
+#
+# With kernel = stride = `s`, a transposed convolution paints one `s x s` patch per input
+# pixel: output pixel `(s h + i, s w + j)` of channel `c` is the sum over input channels `k`
+# of `weight[k, c, i, j]` times input pixel `(h, w)` of channel `k`, plus `bias[c]`. No
+# neighbour enters, so a 1x1 convolution that makes the `s^2` sub-pixels of every output
+# channel, followed by PixelShuffle, computes the same map.
+#
+# Write `deconv_as_shuffle(deconv)`: from an `nn.ConvTranspose2d(c_in, c_out, s, stride=s)`,
+# return an `nn.Sequential` of an `nn.Conv2d(c_in, c_out * s^2, kernel_size=1)` that holds the
+# deconv's weights and biases, rearranged, then `nn.PixelShuffle(s)`. The check compares it
+# with the package's deconv blocks on random inputs.
 
 
 # %%
-def shuffle_by_hand(x: torch.Tensor, s: int) -> torch.Tensor:
-    """PixelShuffle with reshape and permute: (B, C s^2, H, W) -> (B, C, s H, s W)."""
+def deconv_as_shuffle(deconv: nn.ConvTranspose2d) -> nn.Sequential:
+    """The map of a kernel = stride transposed convolution, as a 1x1 conv and a PixelShuffle."""
     ### BEGIN SOLUTION
-    b, channels, h, w = x.shape
-    c = channels // (s * s)
-    x = x.reshape(b, c, s, s, h, w)  # channel c s^2 + i s + j -> (c, i, j)
-    x = x.permute(0, 1, 4, 2, 5, 3)  # (b, c, h, i, w, j)
-    return x.reshape(b, c, h * s, w * s)
+    c_in, c_out, s, _ = deconv.weight.shape
+    conv = nn.Conv2d(c_in, c_out * s * s, kernel_size=1)
+    # weight[k, c, i, j] -> conv channel c s^2 + i s + j, PixelShuffle's sub-pixel (i, j)
+    weight = deconv.weight.detach().permute(1, 2, 3, 0).reshape(c_out * s * s, c_in, 1, 1)
+    conv.weight = nn.Parameter(weight.clone())
+    conv.bias = nn.Parameter(deconv.bias.detach().repeat_interleave(s * s))
+    return nn.Sequential(conv, nn.PixelShuffle(s))
     ### END SOLUTION
 
 
 # %%
 # Check: says right or wrong, and why.
-for shape, s in [((1, 4, 2, 2), 2), ((2, 18, 3, 5), 3), ((1, 50, 2, 4), 5)]:
-    x = torch.randn(shape)
-    expected, got = nn.PixelShuffle(s)(x), shuffle_by_hand(x, s)
-    if got.shape != expected.shape:
-        raise AssertionError(
-            f"for {shape} and s={s} you return {tuple(got.shape)}; PixelShuffle gives "
-            f"{tuple(expected.shape)}: C s^2 channels become C channels of s H x s W"
-        )
-    if not torch.equal(got, expected):
-        raise AssertionError(
-            f"for {shape} and s={s} the shape is right but values sit in the wrong places: "
-            "channel c s^2 + i s + j goes to row s h + i, column s w + j"
-        )
-print("Right: PixelShuffle is only a reshape and a permute; it has no weights.")
+with exercise("deconv_as_shuffle"):
+    from nerv_lessons.upsample import Upsample
+
+    for c_in, c_out, s in [(3, 2, 2), (8, 6, 2), (4, 3, 5)]:
+        deconv = Upsample(c_in, c_out, s, "deconv").layers  # the package's ConvTranspose2d
+        x = torch.randn(2, c_in, 3, 4)
+        for biases in ("zero", "random"):
+            with torch.no_grad():
+                if biases == "zero":
+                    deconv.bias.zero_()
+                else:
+                    deconv.bias.normal_()
+            built = deconv_as_shuffle(deconv)
+            layers = list(built.modules()) if isinstance(built, nn.Module) else []
+            convs = [layer for layer in layers if type(layer) is nn.Conv2d]
+            if (
+                len(convs) != 1
+                or convs[0].kernel_size != (1, 1)
+                or not any(isinstance(layer, nn.PixelShuffle) for layer in layers)
+                or any(isinstance(layer, nn.ConvTranspose2d) for layer in layers)
+            ):
+                wrong(
+                    "return one 1x1 nn.Conv2d followed by an nn.PixelShuffle (as an "
+                    "nn.Sequential), without the transposed convolution itself"
+                )
+            with torch.no_grad():
+                if biases == "zero" and convs[0].bias is not None:
+                    convs[0].bias.zero_()  # weights first: the biases get their own test
+                expected, got = deconv(x), built(x)
+            if got.shape != expected.shape:
+                wrong(
+                    f"for c_in={c_in}, c_out={c_out}, s={s} your map gives {tuple(got.shape)}, "
+                    f"the deconv {tuple(expected.shape)}: the 1x1 conv makes s^2 channels "
+                    "for every output channel"
+                )
+            if not torch.allclose(got, expected, atol=1e-5):
+                gap = (got - expected).abs().max().item()
+                if biases == "zero":
+                    wrong(
+                        f"with zero biases the outputs still differ by up to {gap:.3g} (c_in="
+                        f"{c_in}, c_out={c_out}, s={s}): each of the conv's output channels must "
+                        "hold the weights of the (colour, sub-pixel) that PixelShuffle sends "
+                        "it to; print deconv.weight.shape and name its four axes"
+                    )
+                wrong(
+                    f"the weights are right, the biases not (outputs differ by up to {gap:.3g}): "
+                    "all s^2 sub-pixels of an output channel share that channel's one bias, "
+                    "and they sit in PixelShuffle's channel order"
+                )
+    right(
+        "a kernel = stride transposed convolution is a 1x1 convolution then PixelShuffle: "
+        "the same numbers. The PixelShuffle block's 3x3 kernel is what adds the neighbours."
+    )
 
 # %% [markdown]
 # ## The ablation: PixelShuffle vs bilinear vs transposed convolution
@@ -286,7 +508,6 @@ upsampling_table.save(results_folder(scale))
 upsampling_table.show()
 
 # %%
-clip = load_clip(scale, device)
 labels = [row.label for row in NERV_UPSAMPLING.rows]
 figure, axis = plt.subplots(figsize=(6, 3))
 last_frames = []
@@ -320,10 +541,13 @@ plt.show()
 # ## Summary
 #
 # - PixelShuffle is a convolution at low resolution followed by a weightless reshape: channel
-#   `c s^2 + i s + j` becomes sub-pixel `(i, j)`.
+#   `c s^2 + i s + j` becomes sub-pixel `(i, j)`; on a real frame it undoes
+#   `pixel_unshuffle` exactly, where bilinear enlargement only blurs.
 # - NeRV's bilinear + `(2s + 1)` conv does its learned work at the high resolution: fewer
-#   weights than PixelShuffle, several times the MACs; a kernel = stride transposed
-#   convolution is a 1x1 convolution followed by PixelShuffle, the cheapest of the three.
-# - `nerv_lessons.upsample` holds `Upsample`, `UPSAMPLE_KINDS` and `upsample_cost`.
+#   weights than PixelShuffle, several times the MACs (13.4x at NeRV's stride 5); a kernel =
+#   stride transposed convolution is a 1x1 convolution followed by PixelShuffle, the cheapest
+#   of the three, and it never sees a neighbour.
+# - `nerv_lessons.upsample` holds `Upsample`, `UPSAMPLE_KINDS` and `upsample_cost`: the three
+#   blocks you wrote in torch layers, behind one argument.
 #
 # Next, lesson 03: the whole NeRV, an encoded frame time in and a frame out.

@@ -21,9 +21,13 @@
 # NeRV (Chen et al., NeurIPS 2021) stores a video as a network that maps a frame's time `t`
 # to the whole frame: a positional encoding of `t` (lesson 01), a small MLP that draws a tiny
 # feature grid, and five convolution + PixelShuffle blocks (lesson 02) that grow the grid to
-# the frame. This lesson builds two modules: `nerv` (the model) and `train` (the one training
+# the frame. This lesson writes NeRV in 30 lines and its training loop in 15, as you would,
+# runs them on Bunny for a few seconds and checks them against the package's versions; then it
+# shows what the package's two modules add: `nerv` (the model) and `train` (the one training
 # loop that every later model of the course reuses). Then we fit Bunny and rerun the four
 # ablations of the NeRV paper (embedding, upsampling layer, activation, loss) at this scale.
+# You write a NeRV block and NeRV's learning-rate schedule, and predict where NeRV-S keeps its
+# parameters.
 
 # %%
 # Colab only: fetch the course (code and the Bunny clip) and install it. Elsewhere nothing happens.
@@ -38,12 +42,17 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, home)
 
 # %%
-# %config InlineBackend.figure_formats = ["jpeg"]
+# %config InlineBackend.figure_formats = ["png"]
+import math
 import time
+from copy import deepcopy
 
 import matplotlib.pyplot as plt
 import torch
+from torch import nn
 
+from nerv_lessons._diagram import architecture
+from nerv_lessons._exercises import exercise, right, wrong
 from nerv_lessons.data import load_clip
 from nerv_lessons.scales import start_lesson
 
@@ -51,24 +60,92 @@ scale, device = start_lesson()
 notebook_start = time.perf_counter()
 
 # %% [markdown]
-# ## The model, top to bottom
+# ## NeRV in 30 lines
 #
-# NeRV's configuration is a dataclass: every field is a size or a choice, and
-# `dataclasses.asdict(config)` goes into each checkpoint, so a saved model says how to
-# rebuild it. The model reads top to bottom:
+# The model reads top to bottom:
 #
-# 1. `t` (a batch of frame times in [0, 1]) -> positional encoding, `B x 80`
-#    (or raw `t`, `B x 1`, for the "no embedding" ablation);
-# 2. MLP stem `80 -> 512 -> h*w*C`, reshaped to a `C x h x w` grid (9x16 for 720x1280);
-# 3. blocks of conv 3x3 -> PixelShuffle(s) -> activation, one per stride (5, 2, 2, 2, 2);
+# 1. `t` (a batch of frame times in [0, 1]) -> positional encoding gamma(t) of lesson 01,
+#    `B x 80` (40 frequencies);
+# 2. MLP stem `80 -> hidden -> C*h*w`, reshaped to a `C x h x w` grid (9x16 for 720x1280);
+# 3. blocks of conv 3x3 -> PixelShuffle(s) -> activation, one per stride (5, 2, 2, 2, 2):
+#    lesson 02's `Upsample` and a GELU;
 # 4. a 1x1 convolution head to RGB, squashed into [0, 1] by `(tanh + 1) / 2`.
 #
-# The first block keeps the stem's `C` channels; each later block divides the width by
-# `reduction` (2) but never goes under `lower_width` (96 in the paper). For the paper's three
-# models half the stem's width is under that floor (C = 26, 58, 112), so the floor sets every
-# later width: NeRV-S runs 26, 96, 96, 96, 96 (printed below). `fc_dim` alone sets S, M and L.
+# As you would write it, with lesson 01's encoding and lesson 02's block:
 
 # %%
+from nerv_lessons.encoding import positional_encoding
+from nerv_lessons.upsample import Upsample
+
+
+class TinyNeRV(nn.Module):
+    """NeRV: frame times (B,) -> gamma(t) -> MLP -> C x h x w grid -> blocks -> RGB frames."""
+
+    def __init__(self, grid, channels, strides, widths, hidden, levels=40):
+        super().__init__()
+        self.grid, self.channels, self.levels = grid, channels, levels
+        self.stem = nn.Sequential(  # gamma(t) -> hidden -> every number of the grid
+            nn.Linear(2 * levels, hidden),
+            nn.GELU(),
+            nn.Linear(hidden, channels * grid[0] * grid[1]),
+            nn.GELU(),
+        )
+        blocks = []
+        for stride, width in zip(strides, widths):  # each block: stride x larger, width channels
+            blocks.append(nn.Sequential(Upsample(channels, width, stride), nn.GELU()))
+            channels = width
+        self.blocks = nn.Sequential(*blocks)
+        self.head = nn.Conv2d(channels, 3, kernel_size=1)  # to RGB
+
+    def forward(self, t):
+        x = self.stem(positional_encoding(t, 1.25, self.levels))  # (B, C * h * w)
+        x = x.view(len(t), self.channels, *self.grid)  # (B, C, h, w): the grid
+        x = self.blocks(x)  # (B, widths[-1], H, W)
+        return (torch.tanh(self.head(x)) + 1) / 2  # (B, 3, H, W) in [0, 1]
+
+
+# %% [markdown]
+# Built with this scale's sizes (the package's `nerv_for_scale` picks them, below) and given
+# the weights of the package's `NeRV`, it draws the package's frames, number for number:
+
+# %%
+from nerv_lessons.nerv import NeRV, nerv_for_scale  # the package's NeRV, shown below
+
+video = load_clip(scale, device)  # T x 3 x H x W in [0, 1], the whole clip on the device
+sizes = nerv_for_scale(scale)
+tiny = TinyNeRV(sizes.grid, sizes.fc_dim, sizes.strides, sizes.widths(), sizes.stem_hidden)
+package_nerv = NeRV(sizes)
+tiny.load_state_dict(dict(zip(tiny.state_dict(), package_nerv.state_dict().values())))
+times = torch.linspace(0, 1, 4)
+with torch.no_grad():
+    frames = tiny(times)
+    torch.testing.assert_close(frames, package_nerv(times))
+print(f"4 frame times -> {tuple(frames.shape)}, the same numbers as the package's NeRV")
+
+# %% [markdown]
+# ## NeRV as the package builds it
+#
+# The package's `nerv` module is that model, plus what the course needs around it. What it
+# adds (folded: click to show):
+#
+# - `NeRVConfig`, a dataclass of every size and choice, checked when it is made;
+#   `dataclasses.asdict(config)` goes into each checkpoint, so a saved model says how to
+#   rebuild it;
+# - the ablations' switches: `activation` by name (`make_activation`), `upsample` (lesson
+#   02's three kinds) and `embedding="none"` (raw `t`, `B x 1`, NeRV's Table 6);
+# - the widths rule, `widths()`: the first block keeps the stem's `C` channels; each later
+#   block divides the width by `reduction` (2) but never goes under `lower_width` (96 in the
+#   paper);
+# - `expect_shape` after every block, so a wrong size names the stage where it happened
+#   instead of failing three layers later inside a convolution;
+# - the paper's models (`nerv_bunny`) and a model for each scale (`nerv_for_scale`,
+#   `strides_for`), counted on the meta device (`parameters_of`).
+#
+# For the paper's three models half the stem's width is under the width floor (C = 26, 58,
+# 112), so the floor sets every later width: NeRV-S runs 26, 96, 96, 96, 96 (printed below).
+# `fc_dim` alone sets S, M and L.
+
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export nerv
 """NeRV: a video as a network from frame time to frame (Chen et al., NeurIPS 2021).
 
@@ -109,7 +186,7 @@ def make_activation(name: str) -> nn.Module:
     return ACTIVATIONS[key]()
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export nerv
 @dataclass
 class NeRVConfig:
@@ -159,11 +236,10 @@ class NeRVConfig:
 
 
 # %% [markdown]
-# One helper checks shapes as the tensor flows, so a wrong size names the stage where it
-# happened instead of failing three layers later inside a convolution.
+# The model (folded), with `expect_shape` checking the tensor as it flows.
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export nerv
 def expect_shape(x: torch.Tensor, shape: Sequence[int], stage: str) -> torch.Tensor:
     """Return x, or raise a ValueError naming `stage` when x is not of this shape."""
@@ -226,7 +302,7 @@ def count_parameters(model: nn.Module) -> int:
 # The paper's three Bunny models differ only in `fc_dim` (26, 58, 112): 3.2M, 6.3M and 12.5M
 # parameters at 720x1280. For the course's scales we keep the shape (all widths from one
 # number) and pick the widest model that fits the scale's budget. We count parameters on
-# torch's "meta" device, which builds the layers without memory.
+# torch's "meta" device, which builds the layers without memory (folded below).
 #
 # The strides: NeRV's paper fixes them (5,2,2,2,2, a total of 80) and lets the grid follow
 # the frame (9x16 at 720x1280). `strides_for` keeps that total where the frame allows, and
@@ -234,7 +310,7 @@ def count_parameters(model: nn.Module) -> int:
 # For any other frame it takes the largest total up to 80 that divides both sides, written
 # as strides of 2 to 5 (lesson 00's `stride_options`), and says so in one line.
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export nerv
 NERV_BUNNY_FC_DIM = {"S": 26, "M": 58, "L": 112}  # the reference code's fc_hw_dim 9_16_<C>
 
@@ -336,28 +412,304 @@ with torch.no_grad():
 print("3 frame times ->", tuple(out.shape), f"values in [{out.min():.3f}, {out.max():.3f}]")
 
 # %% [markdown]
-# ## The training loop
+# Its stages, with the shape each one outputs, drawn from one forward pass of two frame
+# times (the stem's output is flat; `forward` reshapes it into the grid):
+
+# %%
+architecture(
+    model,
+    torch.tensor([0.0, 0.5], device=device),
+    title=f"NeRV at the {scale.name} scale: each stage's output shape (batch left out)",
+)
+plt.show()
+
+# %% [markdown]
+# ## Exercise: a NeRV block in torch layers
+#
+# `TinyNeRV` took its blocks from lesson 02's `Upsample`. Write `nerv_block(c_in, c_out,
+# stride)` from torch's own layers (`nn.Conv2d`, `nn.PixelShuffle`, an activation): NeRV's
+# block, a 3x3 convolution, then PixelShuffle by `stride`, then GELU, mapping
+# `(B, c_in, h, w)` to `(B, c_out, stride h, stride w)`. The check loads the weights of a
+# package NeRV's blocks into yours, in order, and compares the outputs.
+
+
+# %%
+def nerv_block(c_in: int, c_out: int, stride: int) -> nn.Module:
+    """NeRV's block: conv 3x3 -> PixelShuffle(stride) -> GELU, (B, c_in, h, w) ->
+    (B, c_out, stride h, stride w)."""
+    ### BEGIN SOLUTION
+    return nn.Sequential(
+        nn.Conv2d(c_in, c_out * stride * stride, kernel_size=3, padding=1),
+        nn.PixelShuffle(stride),
+        nn.GELU(),
+    )
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("nerv_block"):
+    from nerv_lessons.nerv import NeRV, NeRVConfig
+
+    config = NeRVConfig(height=40, width=80, strides=(5, 2, 2), fc_dim=4, lower_width=8)
+    package = NeRV(config)
+    channels, (h, w) = config.fc_dim, config.grid
+    for block, stride, width in zip(package.blocks, config.strides, config.widths()):
+        ours = nerv_block(channels, width, stride)
+        theirs_shapes = [tuple(p.shape) for p in block.parameters()]
+        our_shapes = [tuple(p.shape) for p in ours.parameters()]
+        if our_shapes != theirs_shapes:
+            wrong(
+                f"the package's block {channels} -> {width} channels, stride {stride}, holds "
+                f"parameters shaped {theirs_shapes}; yours {our_shapes}. Its one convolution "
+                "makes, at the small map, every number that the shuffle then spreads out"
+            )
+        ours.load_state_dict(dict(zip(ours.state_dict(), block.state_dict().values())))
+        x = torch.randn(2, channels, h, w)
+        with torch.no_grad():
+            expected = block(x)
+            try:
+                got = ours(x)
+            except RuntimeError as error:  # e.g. a kernel larger than the padded map
+                wrong(f"your block fails on a {tuple(x.shape)} input ({error})")
+        if got.shape != expected.shape:
+            wrong(
+                f"from {tuple(x.shape)} your block gives {tuple(got.shape)}, NeRV's "
+                f"{tuple(expected.shape)}: a 3x3 convolution must keep the map's size"
+            )
+        if not torch.allclose(got, expected, atol=1e-6):
+            wrong(
+                f"with the package's weights your block ({channels} -> {width}, stride "
+                f"{stride}) gives other numbers: check the order of its layers and which "
+                "activation NeRV's baseline uses"
+            )
+        channels, h, w = width, h * stride, w * stride
+    right("your blocks are NeRV's: the same weights give the same frames, stage by stage.")
+
+# %% [markdown]
+# ## Predict: where NeRV-S keeps its parameters
+#
+# At this scale the stem (the two linear layers that draw the grid) holds the share of the
+# model printed below. Now change the frame to the paper's 720x1280 and the model to NeRV-S
+# (3.2M parameters, grid 9x16, widths 26, 96, 96, 96, 96): what percentage of its parameters
+# sits in the stem? The next cell measures both and prints only this scale's; write your
+# prediction (a percentage) in the cell after, then run the check (right within 10 points).
+
+# %%
+# Measured now: the stem's share of this scale's model (printed) and of NeRV-S (printed by
+# the check below).
+stem_shares = {}
+for name, config in [("this scale", model_config), ("NeRV-S", nerv_bunny("S"))]:
+    with torch.device("meta"):
+        built = NeRV(config)
+    stem_shares[name] = count_parameters(built.stem) / count_parameters(built)
+print(
+    f"{scale.height}x{scale.width}, {scale.model_params}M budget: the stem holds "
+    f"{stem_shares['this scale']:.0%} of the parameters"
+)
+
+# %%
+# Your prediction: the percentage of NeRV-S's parameters in its stem at 720x1280 (a number).
+### BEGIN SOLUTION
+stem_percent = 60
+### END SOLUTION
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("stem_percent"):
+    measured = 100 * stem_shares["NeRV-S"]
+    if isinstance(stem_percent, bool) or not isinstance(stem_percent, (int, float)):
+        wrong(f"write the prediction as a number of percent, such as 35; got {stem_percent!r}")
+    if stem_percent < measured - 10:
+        wrong(
+            f"you predicted {stem_percent:g} %, NeRV-S's stem holds {measured:.0f} %: more. "
+            "Its last layer writes every number of the grid from each hidden unit: count the "
+            "grid's numbers at 720x1280"
+        )
+    if stem_percent > measured + 10:
+        wrong(
+            f"you predicted {stem_percent:g} %, NeRV-S's stem holds {measured:.0f} %: less. "
+            "Its five blocks are 96 channels wide, and each convolution makes 4 or 25 "
+            "channels per output channel: count those too"
+        )
+    right(
+        f"NeRV-S's stem holds {measured:.0f} % of its 3.2M parameters (this scale's: "
+        f"{100 * stem_shares['this scale']:.0f} %)."
+    )
+
+# %% [markdown]
+# Most of NeRV-S's parameters sit in one linear layer: the one that draws the 9x16 grid,
+# 512 hidden units times 26 x 9 x 16 = 3,744 grid numbers, 1.9M weights. It grows with the
+# frame's area, while the blocks do not; at this scale's small grid it matters less. HNeRV
+# (lesson 04) replaces that layer with a small per-frame embedding from an encoder.
+#
+# ## Training in 15 lines
+#
+# NeRV's recipe: one frame a step in random order, Adam with betas (0.5, 0.999), the learning
+# rate warmed up and then lowered along a cosine, and the loss 0.7 L1 + 0.3 (1 - SSIM). In
+# plain torch, with the schedule from the package (you write it in the exercise below):
+
+# %%
+from pytorch_msssim import ssim
+
+from nerv_lessons.train import lr_factor  # NeRV's schedule: warm-up, then a cosine
+
+
+def train_by_hand(model, video, epochs, lr, warmup=0.2, seed=0):
+    """Fit model to video (T, 3, H, W) with NeRV's recipe; returns each epoch's mean loss."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.5, 0.999))
+    steps = epochs * len(video)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: lr_factor(i, steps, warmup))
+    order = torch.Generator(video.device).manual_seed(seed)
+    curve = []
+    for _ in range(epochs):
+        losses = []
+        for i in torch.randperm(len(video), device=video.device, generator=order).split(1):
+            frame, target = model(i.float() / max(len(video) - 1, 1)), video[i]  # t = i / (T-1)
+            loss = 0.7 * (frame - target).abs().mean() + 0.3 * (1 - ssim(frame, target, 1))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+        curve.append(sum(losses) / len(losses))
+    return curve
+
+
+# %% [markdown]
+# Run it on the real clip for a few seconds: `TinyNeRV` at this scale's sizes, a tenth of the
+# scale's epochs, the scale's learning rate.
+
+# %%
+from nerv_lessons.metrics import psnr
+from nerv_lessons.train import TrainConfig
+from nerv_lessons.viz import to_image
+
+torch.manual_seed(0)
+tiny = TinyNeRV(sizes.grid, sizes.fc_dim, sizes.strides, sizes.widths(), sizes.stem_hidden)
+tiny = tiny.to(device)
+quick_epochs, lr = max(1, scale.epochs // 10), TrainConfig.nerv(scale).lr
+start = time.perf_counter()
+curve = train_by_hand(tiny, video, quick_epochs, lr)
+seconds = time.perf_counter() - start
+with torch.no_grad():  # the clip's frame times, 8 frames at a time
+    all_times = torch.arange(len(video), device=device) / max(len(video) - 1, 1)
+    tiny_copy = torch.cat([tiny(part) for part in all_times.split(8)])
+mean_frame_psnr = psnr(video.mean(0, keepdim=True).expand_as(video), video).mean().item()
+print(
+    f"{quick_epochs} epochs ({quick_epochs * len(video)} steps) in {seconds:.1f} s: PSNR "
+    f"{psnr(tiny_copy, video).mean():.2f} dB; the clip's mean frame shown for every frame: "
+    f"{mean_frame_psnr:.2f} dB"
+)
+figure, axes = plt.subplots(1, 3, figsize=(12, 2.4))
+axes[0].plot(range(1, quick_epochs + 1), curve, marker="o")
+axes[0].set(xlabel="epoch", ylabel="loss (0.7 L1 + 0.3 SSIM)", title="train_by_hand")
+for axis, image, title in [(axes[1], video[0], "frame 0"), (axes[2], tiny_copy[0], "TinyNeRV")]:
+    axis.imshow(to_image(image))
+    axis.set_title(title)
+    axis.axis("off")
+figure.tight_layout()
+plt.show()
+
+# %% [markdown]
+# At the quick scale a few seconds teach it the clip's colours and layout but not yet its
+# detail: it stays under the mean frame, which the package's 80-epoch run below leaves far
+# behind. Is it the package's loop? Start the package's `train` from the same weights with
+# the same seed, on a tiny input (3 frames on the CPU, 2 epochs) and with its CUDA-only and
+# speed options off: the same loss, epoch by epoch, and the same weights at the end.
+
+# %%
+from nerv_lessons.train import train  # the package's loop, shown below
+
+start_model = NeRV(sizes)
+ours, theirs = deepcopy(start_model), deepcopy(start_model)
+few = video[:3].cpu()
+our_curve = train_by_hand(ours, few, epochs=2, lr=1e-3)
+same_recipe = TrainConfig.nerv(epochs=2, lr=1e-3, amp="off", channels_last=False, progress=False)
+package_history = train(theirs, few, same_recipe)
+torch.testing.assert_close(torch.tensor(our_curve), torch.tensor(package_history["loss"]))
+for mine, its in zip(ours.parameters(), theirs.parameters()):
+    torch.testing.assert_close(mine, its)
+print(f"loss per epoch, train_by_hand: {[round(value, 5) for value in our_curve]}")
+print(f"loss per epoch, package train: {[round(value, 5) for value in package_history['loss']]}")
+
+# %% [markdown]
+# ## Exercise: NeRV's learning-rate schedule
+#
+# Write `warmup_cosine(step, total_steps, warmup)`: the learning rate of step `step` (0, 1,
+# ..., `total_steps - 1`) as a fraction of the peak. NeRV warms up along a straight line from
+# 0.1 of the peak to the peak over the first `warmup` fraction of the steps, then follows
+# half a cosine from the peak down to 0 at the end of the run. The check compares it with the
+# package's `lr_factor` over whole runs.
+
+
+# %%
+def warmup_cosine(step: int, total_steps: int, warmup: float) -> float:
+    """NeRV's learning rate at `step`, as a fraction of the peak: warm-up, then cosine."""
+    ### BEGIN SOLUTION
+    progress = step / total_steps
+    if progress < warmup:
+        return 0.1 + 0.9 * progress / warmup
+    return 0.5 * (1 + math.cos(math.pi * (progress - warmup) / (1 - warmup)))
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("warmup_cosine"):
+    from nerv_lessons.train import lr_factor
+
+    for total, warm in [(1000, 0.2), (160, 0.1), (37, 0.25)]:
+        for step in range(total):
+            got, expected = warmup_cosine(step, total, warm), lr_factor(step, total, warm)
+            if isinstance(got, bool) or not isinstance(got, (int, float)):
+                wrong(f"return a number, a fraction of the peak; got {got!r}")
+            if abs(got - expected) > 1e-6:
+                where = "warm-up" if step / total < warm else "cosine"
+                wrong(
+                    f"at step {step} of {total} (warm-up {warm:.0%}, so in the {where}) you "
+                    f"give {got:.6g}, NeRV {expected:.6g}. "
+                    + {
+                        "warm-up": "The warm-up is a straight line that starts at 0.1 of the "
+                        "peak and reaches the peak just as the warm-up ends",
+                        "cosine": "After the warm-up the cosine starts at the peak and "
+                        "reaches 0 at the end of the run: half a period over the steps left",
+                    }[where]
+                )
+    right("your schedule is NeRV's: a short climb, then half a cosine down to 0.")
+
+# %% [markdown]
+# ## The package's training loop
 #
 # Every later model (HNeRV, the residual and two-stream variants, compression fine-tuning,
-# inpainting) trains with the function below, so it is written once and written for speed:
+# inpainting) trains with the package's `train`, so it is written once and written for speed.
+# It is `train_by_hand` plus, one line each (folded: click to show):
 #
 # - **the whole clip lives on the device** as one tensor and a batch is a tensor of frame
 #   indices from `torch.randperm` on that device: no `DataLoader`, no copies per step;
-# - **no host sync per step**: losses stay tensors, and the loop reads them back (`.item()`)
-#   only every `log_every` steps and once at the end of the run;
-# - Adam with NeRV's betas (0.5, 0.999) and a **per-step schedule**: a linear warm-up from
-#   0.1 x lr over the first 20 % of steps, then a cosine down to 0;
+# - **no host sync per step**: losses stay tensors, read back (`.item()`) only every
+#   `log_every` steps and once at the end (`train_by_hand` syncs every step);
+# - **batches of any size**, and the schedule stepped per step, as `train_by_hand`;
+# - **losses by name** (`make_loss`: l1, l2, ssim, ms-ssim, NeRV's "fusion", or a weighted
+#   sum such as `"0.7*l1 + 0.3*ssim"`), computed in float32;
+# - **each paper's recipe** as data (`RECIPES`, `TrainConfig.nerv(scale)`), sized by the scale;
 # - **channels-last** memory for the convolutions, on any device: measured 1.3-1.5x faster
 #   for both NeRVs at their recipes' batch sizes (NeRV 1, HNeRV's NeRV 2) on this 2-core
 #   CPU, about even for HNeRV (`benchmarks/quick_scale.py`);
-# - **mixed precision** (bf16 autocast) and cuDNN's autotuner on CUDA only; the CPU runs
-#   plain fp32;
+# - **mixed precision** (bf16 autocast, or fp16 with a `GradScaler`) and cuDNN's autotuner on
+#   CUDA only; the CPU runs plain fp32;
 # - what the model eats is a function `model_input(video, indices)`: NeRV eats frame times
-#   (`frame_times` below), HNeRV (lesson 04) will eat the frames themselves.
+#   (`frame_times`), HNeRV (lesson 04) will eat the frames themselves;
+# - **`mask=`** for inpainting (lesson 09): the loss and the training PSNR count only the
+#   known pixels;
+# - **a divergence guard**: a loss that turns NaN or infinite stops the run with a
+#   `RuntimeError` naming the epoch and a lower learning rate to try;
+# - **a history** to plot (loss, training PSNR, lr and seconds per epoch), `evaluate` for the
+#   finished model, and checkpoints.
 #
-# First the pieces: the losses, selectable by name, and the schedule.
+# First the pieces (folded: click to show): the losses, selectable by name, and the schedule.
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export train
 """The course's one training loop: a model, a clip on the device, a config -> a history.
 
@@ -469,14 +821,15 @@ def lr_factor(step: int, total_steps: int, warmup: float) -> float:
 
 
 # %% [markdown]
-# The configuration, with one reason per field. Each paper trains its own way, so each has a
-# named recipe (`RECIPES`, from the papers' code): `TrainConfig.nerv(scale)` for NeRV's
-# lessons, `TrainConfig.hnerv(scale)` wherever a table of HNeRV's paper is reproduced (HNeRV's
-# code trains its NeRV baseline with the same recipe), `TrainConfig.recipe("two_stream",
-# scale)` for lesson 07. The scale adds its epochs (and, for quick runs, its lr factor and
-# batch), so a lesson runs the same code at quick, lesson and paper scale.
+# The configuration (folded), with one reason per field. Each paper trains its own way, so
+# each has a named recipe (`RECIPES`, from the papers' code): `TrainConfig.nerv(scale)` for
+# NeRV's lessons, `TrainConfig.hnerv(scale)` wherever a table of HNeRV's paper is reproduced
+# (HNeRV's code trains its NeRV baseline with the same recipe),
+# `TrainConfig.recipe("two_stream", scale)` for lesson 07. The scale adds its epochs (and, for
+# quick runs, its lr factor and batch), so a lesson runs the same code at quick, lesson and
+# paper scale.
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export train
 AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 # Each paper's recipe as its code runs it on Bunny (epochs come from the scale).
@@ -547,10 +900,11 @@ class TrainConfig:
 # What an index model eats: the frame's time. Frame `i` of a `T`-frame clip gets
 # `t = i / (T - 1)`, so the first frame is 0 and the last is 1 (a one-frame clip gets 0).
 # (NeRV's own code divides by `T`, so its last frame sits just below 1; either works if
-# training and evaluation agree.)
+# training and evaluation agree.) Folded: `frame_times`, and `predict`, which runs a model on a
+# batch of frame indices.
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export train
 def frame_times(video: torch.Tensor, indices: torch.Tensor) -> torch.Tensor:
     """The normalized time i / (T - 1) in [0, 1] of each frame index: the input of NeRV."""
@@ -583,7 +937,8 @@ def predict(
 
 
 # %% [markdown]
-# The loop itself. Read `step` first: one batch, forward, loss, backward, Adam, schedule.
+# The loop itself (folded: click to show). Read `step` first: one batch, forward, loss,
+# backward, Adam, schedule, as in `train_by_hand`.
 # Everything else is bookkeeping: the per-epoch loss and PSNR stay tensors until they are
 # logged, and the history is a dict of lists a lesson can plot.
 #
@@ -597,7 +952,7 @@ def predict(
 # turning non-finite, without a sync with the device at every step.
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export train
 def train(
     model: torch.nn.Module,
@@ -743,11 +1098,11 @@ def _stop_diverged(
 
 
 # %% [markdown]
-# Evaluation: the per-frame PSNR and MS-SSIM of the finished model (lesson 00's metrics),
-# computed a few frames at a time without gradients.
+# Evaluation (folded): the per-frame PSNR and MS-SSIM of the finished model (lesson 00's
+# metrics), computed a few frames at a time without gradients.
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export train
 @torch.no_grad()
 def reconstruct(
@@ -771,12 +1126,12 @@ def evaluate(
 
 
 # %% [markdown]
-# Checkpoints hold the weights, the configs as plain dicts (`asdict`), and optionally the
+# Checkpoints (folded) hold the weights, the configs as plain dicts (`asdict`), and optionally the
 # optimizer and the epoch, so a run can be rebuilt and resumed. Loading refuses clearly when
 # the file is missing, is not a checkpoint, or does not fit the model.
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export train
 def save_checkpoint(
     path: str | Path,
@@ -839,10 +1194,11 @@ def load_checkpoint(
 # its rows (a model family and the changes to its configuration), its recipe (a key of
 # `RECIPES`), the orderings the paper claims, and a **floor**: the clip's mean frame, shown
 # for every frame, which any model that learned the video must beat. `run` trains every row
-# with several seeds through the one `train`, and prints mean +- std.
+# with several seeds through the one `train`, and prints mean +- std. The code is plumbing,
+# folded (click to show); the table definitions at the end of the section are not.
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export experiments
 """Experiments: one paper table as data, trained over seeds, scored beside a floor.
 
@@ -968,7 +1324,7 @@ class Experiment:
 # held out (lesson 05).
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export experiments
 MODELS: dict[str, Callable[..., Setup]] = {}
 EXPERIMENTS: dict[str, Experiment] = {}
@@ -1034,7 +1390,7 @@ def register_floor(name: str, copy: Callable[[torch.Tensor, torch.Tensor], torch
 # `$NERV_LESSONS_CACHE`.
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export experiments
 PACKAGE = Path(nerv_lessons.__file__).parent
 COURSE_IMPORT = re.compile(r"^from nerv_lessons\.(\w+) import", re.MULTILINE)
@@ -1283,10 +1639,10 @@ def _scores(per_frame: dict, seen: torch.Tensor, heldout: torch.Tensor | None) -
 
 
 # %% [markdown]
-# `run` builds the table; `provenance` records where its numbers came from.
+# `run` builds the table; `provenance` records where its numbers came from (folded).
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export experiments
 def provenance(scale: Scale, device, seeds: Sequence[int], video: torch.Tensor) -> dict:
     """Where numbers came from: scale, device, torch, seeds, date, package version, commit."""
@@ -1435,7 +1791,7 @@ def _floor_line(name: str, video: torch.Tensor, seen, heldout) -> dict:
 # is a real answer: this scale cannot tell the two apart.
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export experiments
 def verdict(better: dict, worse: dict, metric: str = "psnr") -> tuple[str, float, float]:
     """Does `better` beat `worse` as the paper says? (verdict, gap, noise): "holds" when the
@@ -1695,7 +2051,6 @@ from nerv_lessons.metrics import psnr
 from nerv_lessons.nerv import count_parameters
 from nerv_lessons.train import TrainConfig, reconstruct
 
-video = load_clip(scale, device)
 train_config = TrainConfig.nerv(scale)  # NeRV's recipe at this scale: what fit trains with
 print(f"video: {tuple(video.shape)} on {video.device}\n{train_config}")
 nerv_setup, record = fit(NERV_EMBEDDING, "PE", scale, seed=0, device=device)
@@ -1801,8 +2156,10 @@ for judged in tables["nerv-loss"].verdicts("ms_ssim"):
 # The registry is what `nerv-lessons list` prints and what `nerv-lessons run NAME` trains;
 # the command line only parses its arguments and calls `run` (lesson 10 uses it at larger
 # scales). `--video` takes any clip `load_video` reads, so a table can run on your own clip.
+# Its code is folded (click to show); it also has `nerv-lessons student-copies OUT`, which
+# writes the lessons without their solutions, for instructors.
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export cli
 """The command line on the experiment registry: it parses, then calls the layer below.
 
@@ -1963,60 +2320,17 @@ from nerv_lessons.cli import main as command_line
 exit_code = command_line(["list"])  # 0: success, as a shell would see it
 
 # %% [markdown]
-# ## Exercise: where the parameters are
-#
-# Write `stem_parameters(config)`: how many parameters the MLP stem of a `NeRVConfig` holds
-# (two linear layers with biases: the embedding's size -> `stem_hidden` -> `fc_dim * h * w`,
-# where `(h, w) = config.grid` and the embedding has `2 * pe_levels` numbers, or 1 without it).
-
-
-# %%
-def stem_parameters(config) -> int:
-    """Parameters of the two-layer MLP stem of a NeRV built from `config`."""
-    ### BEGIN SOLUTION
-    in_dim = 2 * config.pe_levels if config.embedding == "pe" else 1
-    grid_h, grid_w = config.grid
-    out_dim = config.fc_dim * grid_h * grid_w
-    return (in_dim + 1) * config.stem_hidden + (config.stem_hidden + 1) * out_dim
-    ### END SOLUTION
-
-
-# %%
-# Check: says right or wrong, and why.
-from nerv_lessons.nerv import nerv_bunny
-
-for config in [
-    nerv_bunny("S"),
-    nerv_bunny("L"),
-    model_config,
-    replace(model_config, embedding="none"),
-]:
-    with torch.device("meta"):
-        built = NeRV(config)
-    expected, got = count_parameters(built.stem), stem_parameters(config)
-    if got != expected:
-        raise AssertionError(
-            f"stem_parameters gives {got} for {config}, the built stem holds {expected}: "
-            "each nn.Linear(a, b) holds a*b weights and b biases"
-        )
-    share = expected / count_parameters(built)
-    print(
-        f"Right: {config.height}x{config.width}, fc_dim {config.fc_dim}: stem {expected:,} "
-        f"parameters, {share:.0%} of the model"
-    )
-
-# %% [markdown]
-# Most of NeRV-S's 3.2M parameters sit in one linear layer: the one that draws the 9x16
-# grid. HNeRV (lesson 04) replaces that layer with a small per-frame embedding from an encoder.
-#
 # ## Summary
 #
 # - NeRV maps a frame time to a frame: positional encoding, an MLP stem that draws a small
-#   grid, conv + PixelShuffle blocks that grow it, and a `(tanh + 1) / 2` head.
+#   grid, conv + PixelShuffle blocks that grow it, and a `(tanh + 1) / 2` head: 30 lines,
+#   the package's `NeRV` with the same weights. At 720x1280 most of NeRV-S sits in the stem.
 # - `NeRVConfig` holds every size and choice; `nerv_bunny("S")` is the paper's 3.2M model and
 #   `nerv_for_scale(scale)` the same shape at this scale's size and budget.
-# - `train` is the course's one loop: clip on the device, index batches, no per-step sync,
-#   Adam with warm-up + cosine, mixed precision on CUDA; `evaluate` measures per frame.
+# - `train` is the course's one loop: `train_by_hand`'s recipe (Adam, warm-up + cosine, 0.7
+#   L1 + 0.3 SSIM) with the same loss curve, plus the clip on the device, index batches, no
+#   per-step sync, mixed precision on CUDA, masks and a divergence guard; `evaluate`
+#   measures per frame.
 # - `experiments`: a paper's table as data (`Experiment`, `Row`, `register`), trained by `run`
 #   over seeds beside a floor row (the mean frame), verdicts computed from mean +- std, each
 #   trained row cached on disk, tables saved to `results/<scale>/`; `nerv-lessons list|run`

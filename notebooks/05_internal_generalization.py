@@ -24,7 +24,8 @@
 # held-out frame's time; HNeRV runs the held-out frame through its trained encoder (the
 # paper's HNeRV row); and HNeRV-dagger (HNeRV†) decodes the mean of its two neighbours'
 # embeddings. This lesson adds no module: it uses `hnerv` (lesson 04) and the experiments
-# layer (lesson 03).
+# layer (lesson 03). You write the embedding between two frames yourself, and predict what an
+# encoding without aliased levels does for NeRV before the lesson measures it.
 
 # %%
 # Colab only: fetch the course (code and the Bunny clip) and install it. Elsewhere nothing happens.
@@ -39,12 +40,13 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, home)
 
 # %%
-# %config InlineBackend.figure_formats = ["jpeg"]
+# %config InlineBackend.figure_formats = ["png"]
 import time
 
 import matplotlib.pyplot as plt
 import torch
 
+from nerv_lessons._exercises import exercise, right, wrong
 from nerv_lessons.data import load_clip
 from nerv_lessons.scales import start_lesson
 
@@ -124,7 +126,7 @@ INTERNAL = Experiment(
     floors=("mean frame", "pixel blend"),
 )
 start = time.perf_counter()
-results = run(INTERNAL, scale, seeds=3, device=device)
+results = run(INTERNAL, scale, seeds=3, device=device, video=video)  # the clip above
 print(f"run: {time.perf_counter() - start:.0f} s")
 results.show("heldout_psnr")  # the verdict on held-out frames, what Table 6 scores
 _ = results.save(results_folder(scale))
@@ -139,29 +141,77 @@ _ = results.save(results_folder(scale))
 # - NeRV's held-out frames fall below even the mean-frame floor; the measured reason (its
 #   time encoding is aliased at this frame spacing) is the last section's experiment.
 # - The pixel blend beats both models on held-out frames: each neighbour is 8 Bunny frames
-#   from the held-out frame (16 from each other), and a 0.05M model copies even its training frames
-#   only to the PSNR column, so
-#   averaging two true frames is the better guess here. It says how hard the held-out frames
-#   are, not which model is better.
+#   from the held-out frame (16 from each other), and a 0.05M model copies even its training
+#   frames only to the PSNR column, so averaging two true frames is the better guess here. It
+#   says how hard the held-out frames are, not which model is better.
 #
 # ## Every frame of the clip, three ways
 #
-# `fit` gives back the seed-0 models (from the cache: `run` just trained them). HNeRV† is
-# computed here: a held-out frame decodes `interpolate_embeddings(left, right, 0.5)` of its
-# two neighbours' stored embeddings, so it needs nothing but what is stored. The last frame
-# of a clip with an even number of frames (frame 15 of 16 here) has only a left neighbour;
-# it decodes that neighbour's embedding (extrapolating would be a different test), and the
-# table prints the held-out frames with two neighbours apart.
+# `fit` gives back the seed-0 models (from the cache: `run` just trained them). What HNeRV
+# stores is one embedding per training frame; the encoder also gives the held-out frames'
+# own embeddings (the HNeRV row), which HNeRV† never uses.
+
+# %%
+nerv_setup, nerv_record = fit(INTERNAL, "NeRV", scale, 0, device, video)
+hnerv_setup, hnerv_record = fit(INTERNAL, "HNeRV", scale, 0, device, video)
+nerv_model, hnerv_model = nerv_setup.model, hnerv_setup.model
+all_embeddings = embed_frames(hnerv_model, video)  # every frame through the trained encoder
+embeddings = all_embeddings[trained]  # what is stored: the training frames' only
+print(f"stored: {tuple(embeddings.shape)}, one {tuple(embeddings.shape[1:])} per trained frame")
+
+# %% [markdown]
+# ### Exercise: the embedding between two frames
+#
+# Write `embedding_between(first, second, weight)`: the embedding `weight` of the way from
+# `first` (weight 0) to `second` (weight 1) on the straight line between them, the same shape
+# as each. HNeRV† decodes it at weight 0.5 between a held-out frame's two stored neighbours.
+# The check compares yours with the package's `interpolate_embeddings` on the stored
+# embeddings of frames 0 and 2; the cells after it use the package's.
+
+
+# %%
+def embedding_between(first: torch.Tensor, second: torch.Tensor, weight: float) -> torch.Tensor:
+    """The point `weight` of the way from embedding `first` to embedding `second`."""
+    ### BEGIN SOLUTION
+    return (1 - weight) * first + weight * second
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("embedding_between"):
+    start, end = embeddings[0:1], embeddings[1:2]  # frames 0 and 2: stored neighbours of 1
+    for weight in (0.0, 0.25, 0.5, 1.0):
+        got = embedding_between(start, end, weight)
+        expected = interpolate_embeddings(start, end, weight)
+        if tuple(got.shape) != tuple(expected.shape):
+            wrong(
+                f"at weight {weight} you give shape {tuple(got.shape)}, not {tuple(start.shape)}: "
+                "the embedding between two keeps their shape, number by number"
+            )
+        if not torch.allclose(got, expected, atol=1e-6):
+            gap = (got - expected).abs().max().item()
+            wrong(
+                f"at weight {weight} yours is up to {gap:.3g} away from interpolate_embeddings: "
+                "weight 0 must give `first` exactly, weight 1 `second`, and the weights between "
+                "them points spaced evenly on the straight line from one to the other"
+            )
+    right(
+        "a straight line between the two embeddings, as interpolate_embeddings draws it; "
+        "HNeRV† below decodes its midpoint."
+    )
+
+
+# %% [markdown]
+# HNeRV† decodes, for each held-out frame, the midpoint of its two neighbours' stored
+# embeddings (`interpolate_embeddings(left, right, 0.5)`), so it needs nothing but what is
+# stored. The last frame of a clip with an even number of frames (frame 15 of 16 here) has
+# only a left neighbour; it decodes that neighbour's embedding (extrapolating would be a
+# different test), and the table prints the held-out frames with two neighbours apart.
 
 # %%
 from nerv_lessons.metrics import psnr
 from nerv_lessons.train import frame_times, reconstruct
-
-nerv_setup, nerv_record = fit(INTERNAL, "NeRV", scale, seed=0, device=device)
-hnerv_setup, hnerv_record = fit(INTERNAL, "HNeRV", scale, seed=0, device=device)
-nerv_model, hnerv_model = nerv_setup.model, hnerv_setup.model
-all_embeddings = embed_frames(hnerv_model, video)  # every frame through the trained encoder
-embeddings = all_embeddings[trained]  # what is stored: the training frames' only
 
 
 @torch.no_grad()
@@ -244,15 +294,15 @@ from nerv_lessons.viz import to_image
 shown = int(two_neighbours[per_frame["HNeRV†"][two_neighbours].argmin()])
 truth = video[shown]
 figure, axes = plt.subplots(2, 4, figsize=(12, 3.6))
-axes[0, 0].imshow(to_image(truth))
+axes[0, 0].imshow(to_image(truth), interpolation="nearest")  # true pixels, no smoothing
 axes[0, 0].set_title(f"held-out frame {shown}", fontsize=9)
-axes[1, 0].imshow(to_image(video[shown - 1]))
+axes[1, 0].imshow(to_image(video[shown - 1]), interpolation="nearest")
 axes[1, 0].set_title(f"its trained neighbour {shown - 1}", fontsize=9)
 for column, (name, copy) in enumerate(copies.items(), start=1):
-    axes[0, column].imshow(to_image(copy[shown]))
+    axes[0, column].imshow(to_image(copy[shown]), interpolation="nearest")
     axes[0, column].set_title(f"{name}: {per_frame[name][shown]:.2f} dB", fontsize=9)
     error = (copy[shown] - truth).abs().mean(0).cpu()
-    axes[1, column].imshow(error, cmap="magma", vmin=0, vmax=0.5)
+    axes[1, column].imshow(error, cmap="magma", vmin=0, vmax=0.5, interpolation="nearest")
     axes[1, column].set_title(f"{name} error", fontsize=9)
 for axis in axes.flat:
     axis.axis("off")
@@ -271,10 +321,6 @@ plt.show()
 # cross-fade?
 
 # %%
-import ipywidgets as widgets
-
-from nerv_lessons.viz import png_bytes
-
 first_frame, last_frame = int(trained[0]), int(trained[-1])
 first, second = embeddings[:1], embeddings[-1:]
 
@@ -288,6 +334,15 @@ def walk(weight: float) -> torch.Tensor:
 def frame_at(weight: float) -> int:
     """The clip frame nearest to `weight` of the way from the first to the last trained frame."""
     return round(first_frame + weight * (last_frame - first_frame))
+
+
+# %% [markdown]
+# The slider (folded: click to show the widget's wiring).
+
+# %% cellView="form" jupyter={"source_hidden": true}
+import ipywidgets as widgets
+
+from nerv_lessons.viz import png_bytes
 
 
 def walk_picture(weight: float) -> tuple[bytes, str]:
@@ -323,7 +378,7 @@ for w in weights:
 figure = plt.figure(figsize=(11, 3.8))
 for column, weight in enumerate([0.0, 0.25, 0.5, 0.75, 1.0]):
     axis = figure.add_subplot(2, 5, column + 1)
-    axis.imshow(to_image(walk(weight)))
+    axis.imshow(to_image(walk(weight)), interpolation="nearest")
     axis.set_title(f"weight {weight}", fontsize=9)
     axis.axis("off")
 curve = figure.add_subplot(2, 1, 2)
@@ -383,9 +438,9 @@ print(f"  NeRV gamma(t) {nerv_gap:.2f}   HNeRV embedding {hnerv_gap:.2f}")
 #
 # One test of the aliasing explanation: keep only the levels that are not aliased at the
 # training spacing, and train NeRV again, same recipe and budget (its family re-solves the
-# width for the smaller stem). Its input then varies smoothly between training times, so it
-# should interpolate better; the price is fewer high frequencies to tell frames apart. The
-# NeRV row is the one above (the cache trains it once).
+# width for the smaller stem). The NeRV row is the one above (the cache trains it once). The
+# cell trains both rows and keeps their held-out PSNR for the prediction after it; the table
+# comes after the check.
 
 # %%
 calm = levels - aliased  # levels i with b^i * step <= 1: at most half a turn
@@ -402,7 +457,45 @@ CALM = Experiment(
     split="even",
     floors=("pixel blend",),
 )
-calm_results = run(CALM, scale, seeds=3, device=device)
+calm_results = run(CALM, scale, seeds=3, device=device, video=video)
+heldout_psnr = {  # mean over the seeds, on the held-out frames
+    "every level": calm_results["NeRV"]["heldout_psnr_mean"],
+    "unaliased only": calm_results[f"NeRV, {calm} levels"]["heldout_psnr_mean"],
+}
+
+# %% [markdown]
+# ### Predict: NeRV without its aliased levels
+#
+# Its input now varies smoothly between two training times, but it has fewer high frequencies
+# to tell frames apart. On the held-out frames, will NeRV with only the unaliased levels score
+# higher or lower than NeRV with every level? Write your guess, then run the check.
+
+# %%
+# Your guess: "higher" or "lower", held-out PSNR with the unaliased levels only.
+### BEGIN SOLUTION
+prediction = "higher"
+### END SOLUTION
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("prediction"):
+    if prediction not in ("higher", "lower"):
+        wrong(f'write "higher" or "lower", got {prediction!r}')
+    every, unaliased = heldout_psnr["every level"], heldout_psnr["unaliased only"]
+    measured = "higher" if unaliased > every else "lower"
+    if prediction != measured:
+        wrong(
+            f"held-out PSNR is {every:.2f} dB with every level and {unaliased:.2f} dB with the "
+            f"unaliased ones only: {measured}. Ask what the decoder is given at a held-out time: "
+            "is it near anything it trained on, with and without the aliased levels?"
+        )
+    right(
+        f"held-out PSNR {every:.2f} dB with every level, {unaliased:.2f} dB without the aliased "
+        "ones: an input that moves smoothly between training times lands near the inputs the "
+        "decoder learned, so the frames between are drawn better."
+    )
+
+# %%
 calm_results.show("heldout_psnr")  # "paper:" on this line is our hypothesis, not a paper's
 _ = calm_results.save(results_folder(scale))
 
@@ -436,28 +529,37 @@ def neighbours_and_weight(index: int, trained_indices: list[int]) -> tuple[int, 
 
 # %%
 # Check: says right or wrong, and why.
-cases = [  # (index, trained, expected)
-    (7, [0, 3, 4, 10], (4, 10, 0.5)),
-    (1, [0, 3, 4, 10], (0, 3, 1 / 3)),
-    (2, [0, 3, 4, 10], (0, 3, 2 / 3)),
-    (5, [0, 2, 4, 6], (4, 6, 0.5)),
-]
-for index, given, expected in cases:
-    got = neighbours_and_weight(index, given)
-    left, right, weight = got
-    if (left, right) != expected[:2] or abs(weight - expected[2]) > 1e-9:
-        raise AssertionError(
-            f"neighbours_and_weight({index}, {given}) gives {got}, expected {expected}: the "
-            "neighbours are the closest trained frames below and above, and the weight is "
-            "(index - left) / (right - left)"
-        )
-for index in (11, -1):
-    try:
-        neighbours_and_weight(index, [0, 3, 4, 10])
-    except ValueError:
-        continue
-    raise AssertionError(f"frame {index} is outside the trained range: raise a ValueError")
-print("Right: the weight puts each frame at its place in time between its trained neighbours")
+with exercise("neighbours_and_weight"):
+    cases = [  # (index, trained, expected)
+        (7, [0, 3, 4, 10], (4, 10, 0.5)),
+        (1, [0, 3, 4, 10], (0, 3, 1 / 3)),
+        (2, [0, 3, 4, 10], (0, 3, 2 / 3)),
+        (5, [0, 2, 4, 6], (4, 6, 0.5)),
+        (9, [10, 0, 8, 3], (8, 10, 0.5)),  # trained frames in any order
+    ]
+    for index, given, expected in cases:
+        got = neighbours_and_weight(index, given)
+        left, right_frame, weight = got
+        if (left, right_frame) != expected[:2]:
+            wrong(
+                f"neighbours_and_weight({index}, {given}) gives neighbours {got[:2]}, expected "
+                f"{expected[:2]}: the neighbours are the trained frames closest to {index}, one "
+                "on each side"
+            )
+        if abs(weight - expected[2]) > 1e-9:
+            wrong(
+                f"neighbours_and_weight({index}, {given}) gives weight {weight:.4f}, expected "
+                f"{expected[2]:.4f}: weight 0 means the left neighbour, 1 the right one, and a "
+                "frame sits between them in proportion to its distance in time from the left"
+            )
+    for index in (11, -1):
+        try:
+            neighbours_and_weight(index, [0, 3, 4, 10])
+        except ValueError:
+            continue
+        wrong(f"frame {index} is outside the trained range 0..10: raise a ValueError")
+    right("the weight puts each frame at its place in time between its trained neighbours.")
+
 
 # %% [markdown]
 # ## Summary
@@ -470,6 +572,8 @@ print("Right: the weight puts each frame at its place in time between its traine
 #   against its own training frames; NeRV loses far more, below the mean frame, because of
 #   its aliased encoding (without those levels it gets most of it back).
 # - At this scale a pixel blend of the two neighbours beats both models on held-out frames.
+# - An embedding between two frames is the straight line between their embeddings
+#   (`interpolate_embeddings`); at unequal spacing its weight is the frame's place in time.
 
 # %%
 print(f"lesson time: {time.perf_counter() - notebook_start:.0f} s on {device} ({scale.name} scale)")

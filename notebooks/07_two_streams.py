@@ -43,12 +43,13 @@ if "google.colab" in sys.modules:
     sys.path.insert(0, home)
 
 # %%
-# %config InlineBackend.figure_formats = ["jpeg"]
+# %config InlineBackend.figure_formats = ["png"]
 import time
 
 import matplotlib.pyplot as plt
 import torch
 
+from nerv_lessons._exercises import exercise, right, wrong
 from nerv_lessons.data import load_clip
 from nerv_lessons.scales import start_lesson
 
@@ -66,8 +67,91 @@ print(f"clip: {tuple(video.shape)} on {video.device}")
 # included) and transforms back. That is 80 % of each axis but only about 0.8^2 = 64 % of the
 # coefficients; anything fast in either direction survives. The code filters the uncropped
 # 1080p frame; we filter the course's frames (already cropped and resized).
+#
+# Where `fft2` puts each frequency, along one axis of 8 samples (in cycles per sample; 0.5 is
+# Nyquist), and where `fftshift` moves it:
 
 # %%
+# NBVAL_CHECK_OUTPUT
+print("fft2's order:  ", torch.fft.fftfreq(8).tolist())  # 0 first, the negatives at the end
+print("after fftshift:", torch.fft.fftshift(torch.fft.fftfreq(8)).tolist())  # 0 at index 8 // 2
+
+# %% [markdown]
+# ## Exercise: the high-pass mask
+#
+# Write `highpass_mask_by_hand(height, width, rate)`: a (height, width) tensor of booleans in
+# `fft2`'s layout, True where a frequency is kept. Build it as the reference code does, in the
+# centred layout, where frequency 0 sits at row `ch = height // 2` and column `cw = width // 2`
+# (as printed above):
+#
+# 1. start from all True;
+# 2. zero the central rectangle: `dh = int(rate * ch)` rows on each side of frequency 0, from
+#    row `ch - dh` up to but not including row `ch + dh` (a Python slice), and likewise
+#    `dw = int(rate * cw)` columns;
+# 3. move the mask back to `fft2`'s layout, where frequency 0 is at [0, 0]: the inverse of
+#    `fftshift`, which differs from `fftshift` itself when a side is odd.
+#
+# The check compares it with the package's `highpass_mask` at several sizes, odd ones included.
+
+
+# %%
+def highpass_mask_by_hand(height, width, rate):
+    """(height, width) booleans in fft2's layout: False on the centred low-frequency rectangle."""
+    ### BEGIN SOLUTION
+    keep = torch.ones(height, width, dtype=torch.bool)
+    ch, cw = height // 2, width // 2
+    dh, dw = int(rate * ch), int(rate * cw)
+    keep[ch - dh : ch + dh, cw - dw : cw + dw] = False
+    return torch.fft.ifftshift(keep)
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("highpass_mask_by_hand"):
+    from nerv_lessons.two_stream import highpass_mask
+
+    for height, width, rate in [(8, 8, 0.8), (80, 160, 0.8), (81, 97, 0.5), (9, 15, 0.9)]:
+        got, want = highpass_mask_by_hand(height, width, rate), highpass_mask(height, width, rate)
+        call = f"highpass_mask_by_hand({height}, {width}, {rate})"
+        if not torch.is_tensor(got):
+            wrong(f"{call} gave a {type(got).__name__}: the filter multiplies torch tensors")
+        if got.shape != want.shape or got.dtype != torch.bool:
+            wrong(
+                f"{call} gave {got.dtype} {tuple(got.shape)}: expected ({height}, {width}) booleans"
+            )
+        if torch.equal(got, ~want):
+            wrong(f"{call} is True where the filter removes: True marks a kept frequency")
+        if got[0, 0]:
+            wrong(
+                f"{call} keeps frequency 0, the frame's mean colour, which fft2 stores at "
+                "[0, 0]: the rectangle is centred in fftshift's layout, not in fft2's"
+            )
+        removed, expected = (~got).sum().item(), (~want).sum().item()
+        if removed != expected:
+            wrong(
+                f"{call} removes {removed} coefficients, the reference {expected}: count the "
+                "rectangle's rows and columns again (how int rounds, where a slice ends)"
+            )
+        if not torch.equal(got, want):
+            wrong(
+                f"{call} removes the right number of coefficients but not the right ones: "
+                "for an odd side, fftshift and the shift back move by different amounts"
+            )
+    removed = 1 - highpass_mask(80, 160, 0.8).float().mean().item()
+    right(
+        f"at the paper's rate 0.8 the mask removes {removed:.0%} of the coefficients: 80 % of "
+        "each axis is a smaller share of the plane, and anything fast in either direction "
+        "survives"
+    )
+
+# %% [markdown]
+# The package's version (module `two_stream`), in three cells: the module's docstring with
+# the model's layout, its imports, the paper's constants and `check_rate`, which refuses a rate
+# outside (0, 1) and says the fix (folded: click to show); `highpass_mask` (folded too: it is
+# the exercise's answer); and `highpass`, the whole filter: per channel FFT, mask, inverse FFT.
+
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export two_stream
 """Two streams (Hayami et al., 2024): high frequencies from the frame, low ones from time.
 
@@ -117,6 +201,8 @@ def check_rate(rate: float) -> None:
         )
 
 
+# %% cellView="form" jupyter={"source_hidden": true}
+#| export two_stream
 def highpass_mask(height: int, width: int, rate: float = FILTER_RATE) -> torch.Tensor:
     """(height, width) booleans in fft2's layout: True where a frequency is kept. Removed:
     the centred rectangle |f_y| < rate * Nyquist and |f_x| < rate * Nyquist (DC included)."""
@@ -128,6 +214,8 @@ def highpass_mask(height: int, width: int, rate: float = FILTER_RATE) -> torch.T
     return torch.fft.ifftshift(keep)  # back to fft2's layout (frequency 0 at [0, 0])
 
 
+# %%
+#| export two_stream
 def highpass(frames: torch.Tensor, rate: float = FILTER_RATE) -> torch.Tensor:
     """The high-pass-filtered frames (..., H, W): per channel FFT, mask, inverse FFT."""
     return keep_frequencies(frames, highpass_mask(*frames.shape[-2:], rate).to(frames.device))
@@ -138,11 +226,61 @@ def keep_frequencies(frames: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
     return torch.fft.ifft2(torch.fft.fft2(frames) * keep).real
 
 
-# %%
-from nerv_lessons.viz import to_image
+# %% [markdown]
+# ## Predict: how much of a frame survives the filter?
+#
+# At rate 0.8 the mask keeps 36 % of the coefficients. White noise spreads its energy evenly
+# over all frequencies, so the filter leaves about 36 % of a noise image's energy. What share
+# of a Bunny frame's energy (the mean of its squared pixels) does it leave? The next cell
+# measures it on the middle frame without printing it; write your prediction, in percent, in
+# the cell after (right within a factor of 10 either way), then run the check.
 
+# %%
+# Measured now, printed only by the check below: the share of the energy the filter leaves.
 frame = video[scale.frames // 2]
 filtered = highpass(frame)
+energy_left = 100 * (filtered.pow(2).mean() / frame.pow(2).mean()).item()  # in percent
+noise = torch.randn_like(frame)  # white noise: the same energy at every frequency
+noise_left = 100 * (highpass(noise).pow(2).mean() / noise.pow(2).mean()).item()
+
+# %%
+# Your prediction: the percentage of the frame's energy that the high-pass filter leaves.
+### BEGIN SOLUTION
+predicted_energy = 0.1
+### END SOLUTION
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("predicted_energy"):
+    number = isinstance(predicted_energy, (int, float)) and not isinstance(predicted_energy, bool)
+    if not number or predicted_energy <= 0:
+        wrong(
+            f"write the prediction as a percentage above 0, such as 5 for 5 %; "
+            f"got {predicted_energy!r}"
+        )
+    if predicted_energy > 10 * energy_left:
+        wrong(
+            f"you predicted {predicted_energy:g} %; the filter leaves {energy_left:.2f} % of the "
+            f"frame's energy (and {noise_left:.0f} % of white noise's). A frame is nothing like "
+            "noise: nearly all its energy sits in its lowest frequencies (its mean colour and "
+            "smooth shading), and those are what the filter removes"
+        )
+    if predicted_energy < energy_left / 10:
+        wrong(
+            f"you predicted {predicted_energy:g} %; the filter leaves {energy_left:.2f} %, more "
+            "than that: edges and fine texture are fast in at least one direction, and survive"
+        )
+    right(
+        f"the filter leaves {energy_left:.2f} % of the frame's energy and {noise_left:.0f} % of "
+        "white noise's: the HF stream's encoder sees edges and texture, a sliver of the frame, "
+        "and the LF stream has to draw nearly all of the picture"
+    )
+
+# %% [markdown]
+# The frame, its spectrum, the high-passed frame and what is left of the spectrum:
+
+# %%
+from nerv_lessons.viz import to_image
 
 
 def log_spectrum(image):
@@ -254,10 +392,28 @@ class LFDecoder(nn.Module):
 # %% [markdown]
 # ## The model
 #
-# `TwoStreamConfig` holds the HF stream's HNeRV config and each LF decoder's (hidden width,
-# channels). The model's input is a pair, the frames and their times (`frames_and_times`);
-# `streams` returns every stream's output so we can look at them one by one. As in lesson 06
-# the sum HF + LF can leave [0, 1]: training sees it unclamped, evaluation clamps it.
+# First the whole forward pass by hand, from lesson 04's encoder and decoder, lesson 01's
+# positional encoding and the LF decoders above:
+
+# %%
+from nerv_lessons.encoding import positional_encoding
+
+
+def two_streams_by_hand(encoder, hf_decoder, lfd1, lfd2, frames, t):
+    """frame = HF stream (details, from the high-passed frame) + LF stream (smooth, from t)."""
+    hf = torch.tanh(hf_decoder.raw(encoder(highpass(frames))))  # (B, 3, H, W) in (-1, 1)
+    gamma = positional_encoding(t, 1.25, 30)  # (B, 60): sin and cos of 30 levels, slow first
+    lf = lfd1(gamma[:, :20]) + lfd2(gamma[:, 20:])  # levels 0-9 to LFD1, 10-29 to LFD2
+    return hf + (torch.tanh(lf) + 1) / 2  # the LF stream in (0, 1); the sum is not clamped
+
+
+# %% [markdown]
+# The package's version: `TwoStreamConfig` holds the HF stream's HNeRV config and each LF
+# decoder's (hidden width, channels). The model's input is a pair, the frames and their times
+# (`frames_and_times`); `streams` returns every stream's output so we can look at them one by
+# one. As in lesson 06 the sum HF + LF can leave [0, 1]: training sees it unclamped,
+# evaluation clamps it. The filter's mask is made once and kept as a buffer, so it moves with
+# the model to the GPU.
 
 
 # %%
@@ -338,6 +494,19 @@ def two_stream_size(config: TwoStreamConfig, frames: int) -> int:
     return config.hf.embedding_numbers(frames) + decoders
 
 
+# %%
+# NBVAL_CHECK_OUTPUT
+from nerv_lessons.hnerv import HNeRVConfig
+
+torch.manual_seed(0)
+tiny = HNeRVConfig(height=40, width=80, strides=(5, 2, 2), encoder_width=8, embed_dim=4, fc_dim=16)
+two_tiny = TwoStream(TwoStreamConfig(hf=tiny, lf1=(8, 2), lf2=(8, 3)))
+frames, t = frames_and_times(torch.rand(4, 3, 40, 80), torch.tensor([0, 3]))
+with torch.no_grad():
+    parts = (two_tiny.encoder, two_tiny.hf_decoder, two_tiny.lfd1, two_tiny.lfd2)
+    assert torch.allclose(two_streams_by_hand(*parts, frames, t), two_tiny((frames, t)), atol=1e-6)
+print(f"by hand == TwoStream on {tuple(frames.shape)} random frames at t = {t.tolist()}")
+
 # %% [markdown]
 # ## Sizing at 20 : 1 : 5
 #
@@ -350,10 +519,11 @@ def two_stream_size(config: TwoStreamConfig, frames: int) -> int:
 # below is only roughly 20 : 1 : 5 and the total a little off the budget. Inside an LF decoder we
 # take the widest channels whose blocks use about half
 # its share and fill the rest with the MLP's hidden width (our added layer, a fine knob: one
-# unit is a few hundred parameters at 1.5M).
+# unit is a few hundred parameters at 1.5M). The next cell (folded: click to show) holds
+# that sizing: `lf_budget` for one LF decoder, `two_stream_budget` for the whole model.
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export two_stream
 def _lf_parameters(in_dim: int, hidden: int, channels: int, height: int, width: int) -> int:
     with torch.device("meta"):
@@ -439,6 +609,42 @@ paper_split = {name: round(26 * count / paper_total, 2) for name, count in paper
 print(f"at the paper's 1.5M (132 frames of 640x1280), in 26ths: {paper_split}")
 
 # %% [markdown]
+# The model at this scale's budget, drawn from one forward pass of the middle frame.
+# `TwoStream` takes a pair (frames, times), so each stream is drawn on its own: the HF stream
+# (the encoder on the high-passed frame, then the HF decoder's stem, blocks and head) and the
+# two LF decoders (an MLP to the 5x10 grid, then blocks), whose outputs are added and squashed
+# into (0, 1) before the HF stream's output is added.
+
+# %%
+from collections import OrderedDict
+
+from torch import nn
+
+from nerv_lessons._diagram import architecture
+
+torch.manual_seed(0)
+drawn = TwoStream(two_config).to(device).eval()
+frames, t = frames_and_times(video, torch.tensor([scale.frames // 2], device=device))
+low, high = split_encoding(t)
+hf_stream = nn.Sequential(OrderedDict(encoder=drawn.encoder, hf_decoder=drawn.hf_decoder))
+fig, axes = plt.subplots(3, 1, figsize=(14, 8.5))
+architecture(
+    hf_stream,
+    highpass(frames),
+    expand=("encoder", "hf_decoder"),
+    title="HF stream: high-passed frame -> encoder -> embedding -> HF decoder",
+    ax=axes[0],
+)
+for ax, name, decoder, levels in (
+    (axes[1], "LFD1", drawn.lfd1, f"0-{two_config.low - 1}"),
+    (axes[2], "LFD2", drawn.lfd2, f"{two_config.low}-{two_config.levels - 1}"),
+):
+    title = f"{name}: levels {levels} of gamma(t) -> MLP -> 5x10 grid -> blocks"
+    architecture(decoder, low if name == "LFD1" else high, expand=("decoder",), title=title, ax=ax)
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
 # At the quick scale LFD1 is a couple of thousand parameters (printed above), so the ratio
 # holds only roughly; at the paper's size it holds to about a percent.
 #
@@ -451,9 +657,11 @@ print(f"at the paper's 1.5M (132 frames of 640x1280), in 26ths: {paper_split}")
 # and batch 1 from its README, L2 as its text says, HNeRV's schedule); an experiment has one
 # recipe, so the two-stream row carries what differs from HNeRV's, at this scale (the quick
 # scale multiplies every lr by 5). NeRV takes times, HNeRV frames, the two-stream model both.
+# The next cell (folded: click to show) registers the family and the table, with Table I's
+# numbers.
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export two_stream
 def build_two_stream(video: torch.Tensor, budget: float, **changes) -> Setup:
     """The two-stream model of about `budget` million numbers for this clip, sized by
@@ -488,7 +696,6 @@ TWO_STREAM = register(
         claims=(("two-stream", "HNeRV"), ("HNeRV", "NeRV")),
     )
 )
-
 
 # %%
 from nerv_lessons.experiments import fit, results_folder, run, seed_row, verdict
@@ -637,48 +844,21 @@ print(
 # than half a turn between frames), so nothing about `t` forces the LF
 # stream to be smooth. The paper's setting (DAVIS, 300 epochs, a far larger LFD1) is where
 # its argument was made; rerun at the lesson or paper scale to test it there.
-#
-# %% [markdown]
-# ## Exercise: how much does the filter remove?
-#
-# Write `removed_fraction(height, width, rate)`: the fraction of the FFT coefficients that
-# `highpass_mask` zeroes (count it from the rectangle's sides, without calling the mask).
-
-
-# %%
-def removed_fraction(height, width, rate):
-    ### BEGIN SOLUTION
-    return (2 * int(rate * (height // 2))) * (2 * int(rate * (width // 2))) / (height * width)
-    ### END SOLUTION
-
-
-fraction = removed_fraction(scale.height, scale.width, 0.8)
-print(f"rate 0.8 at {scale.height}x{scale.width}: {fraction:.1%} removed")
-
-# %%
-# Check: says right or wrong, and why.
-for args in [(scale.height, scale.width, 0.8), (640, 1280, 0.8), (81, 97, 0.5)]:
-    want = 1 - highpass_mask(*args).float().mean().item()
-    got = removed_fraction(*args)
-    if abs(got - want) > 1e-6:
-        raise AssertionError(
-            f"removed_fraction{args} = {got:.4f}, the mask removes {want:.4f}: the rectangle "
-            "is 2 * int(rate * (H // 2)) rows by 2 * int(rate * (W // 2)) columns"
-        )
-print("Right: 80 % of each axis is only about 64 % of the coefficients")
 
 # %% [markdown]
 # ## Summary
 #
 # - Two streams: an HNeRV-like HF stream on a high-passed frame (FFT, 80 % of each axis
 #   removed) plus an index-based LF stream whose encoding is split between LFD1 and LFD2.
+#   The filter keeps 36 % of the coefficients but only a sliver of a frame's energy, so the
+#   LF stream has to draw nearly all of the picture.
 # - Sizes follow HFD : LFD1 : LFD2 = 20 : 1 : 5 of the budget left after the embeddings.
 # - The paper's gain over HNeRV is +0.87 dB on DAVIS; the table (3 seeds, verdicts computed)
 #   shows ours at this scale.
 # - The paper argues the LF stream makes quality steadier from frame to frame. Measure it
 #   rather than assume it: at the quick scale the HF stream does most of the work and the
-#   per-frame PSNR is not steadier than HNeRV's; in the committed run it is less steady
-#   (3 seeds, verdict printed above).
+#   per-frame PSNR is not steadier than HNeRV's; in the committed run it jumps more from
+#   frame to frame (the verdict above says whether beyond the noise of 3 seeds).
 
 # %%
 print(f"lesson time: {time.perf_counter() - notebook_start:.0f} s on {device} ({scale.name} scale)")

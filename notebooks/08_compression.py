@@ -23,7 +23,8 @@
 # that holds everything the decoder needs, and reads it back to frames. Then it encodes the
 # same frames with real H.264 and H.265 and compares rate and distortion, with bits per pixel
 # measured from the length of the files. It builds the modules `compress`, `bitstream`,
-# `codecs` and `rate_distortion`.
+# `codecs` and `rate_distortion`. It starts with the idea in a few lines: one weight tensor
+# quantized, Huffman-coded and counted in bytes.
 
 # %%
 # Colab only: fetch the course (code and the Bunny clip) and install it. Elsewhere nothing happens.
@@ -47,6 +48,7 @@ from dataclasses import replace
 import matplotlib.pyplot as plt
 import torch
 
+from nerv_lessons._exercises import exercise, right, wrong
 from nerv_lessons.data import load_clip
 from nerv_lessons.hnerv import HNeRV, embed_frames, frames_in, hnerv_budget, hnerv_size
 from nerv_lessons.metrics import bits_per_pixel, ms_ssim, params_per_pixel, psnr
@@ -86,6 +88,88 @@ print(
     f"lr {recipe.lr:g}: seed 0 {base_psnr:.2f} dB ({record['seconds']:.1f} s of training, "
     f"from the cache: {record['cached']}); floor: mean frame {floor_psnr:.2f} dB"
 )
+
+# %% [markdown]
+# ## The idea first: one weight tensor to bytes
+#
+# The core of the papers' pipeline in a few lines, on one tensor: the trained decoder's
+# largest weight tensor. Put each number on a grid of 2^b levels from the tensor's min to its
+# max (b = 8: 255 steps of size `step`) and keep the integer level, a *symbol*: rounding to
+# the nearest level moves a number by at most half a step. Then count how often each symbol
+# occurs and give frequent symbols short codes. Huffman's algorithm: take the two rarest
+# groups of symbols, merge them (one more bit tells them apart, for every symbol in both),
+# and repeat until one group is left. The coded size is each symbol's count times its code
+# length.
+
+# %%
+import heapq
+from collections import Counter
+
+weight_name, weights = max(model.decoder.state_dict().items(), key=lambda item: item[1].numel())
+weights = weights.detach().cpu()
+b = 8
+low, high = weights.min(), weights.max()
+step = (high - low) / (2**b - 1)  # 255 steps from min to max
+levels = torch.round((weights - low) / step).long()  # the symbols, 0..255: what is stored
+restored = low + levels * step  # what the decoder gets back
+
+
+def huffman_code_lengths(counts: dict) -> dict:
+    """Each symbol's code length: merge the two rarest groups until one group is left."""
+    heap = [(count, order, [symbol]) for order, (symbol, count) in enumerate(counts.items())]
+    heapq.heapify(heap)
+    code_lengths = dict.fromkeys(counts, 0)
+    while len(heap) > 1:
+        count_a, _, group_a = heapq.heappop(heap)
+        count_b, order, group_b = heapq.heappop(heap)
+        for symbol in group_a + group_b:
+            code_lengths[symbol] += 1  # one more bit tells the two groups apart
+        heapq.heappush(heap, (count_a + count_b, order, group_a + group_b))
+    return code_lengths
+
+
+counts = Counter(levels.flatten().tolist())
+counts[-1] = 1  # an end-of-stream marker, coded once (the package's Huffman code has one too)
+code_lengths = huffman_code_lengths(counts)
+coded_bits = sum(count * code_lengths[symbol] for symbol, count in counts.items())
+fixed_bytes = weights.numel() * b / 8
+coded_bytes = coded_bits / 8 + 2 * 4  # the codes, and min and step as float32
+print(f"{weight_name} {tuple(weights.shape)}: {weights.numel()} numbers")
+print(f"{b} bits each: {fixed_bytes:.0f} B; largest error {(weights - restored).abs().max():.2e}")
+print(f"  = {((weights - restored).abs().max() / (step / 2)).item():.4f} of half a step")
+print(
+    f"Huffman: {len(code_lengths)} symbols, codes of {min(code_lengths.values())} to "
+    f"{max(code_lengths.values())} bits: {coded_bytes:.0f} B, {1 - coded_bytes / fixed_bytes:.1%} "
+    f"saved, {8 * coded_bytes / (frames * height * width):.3f} bits per pixel of the clip"
+)
+
+# %% [markdown]
+# The same with the package's functions (shown in the sections below): the same symbols and
+# values, and the same number of coded bits. (Huffman codes can differ where counts tie, but
+# every Huffman code of the same counts has the same total length, the smallest possible.)
+
+# %%
+from nerv_lessons.compress import huffman_bits, huffman_lengths, quantize
+
+package = quantize(weights, b)  # one min and one step for the whole tensor
+torch.testing.assert_close(package.symbols, levels, rtol=0, atol=0)
+torch.testing.assert_close(package.dequantize(), restored)
+symbol_list = levels.flatten().tolist()
+assert huffman_bits(symbol_list, huffman_lengths(symbol_list)) == coded_bits
+print(f"package: same symbols, same values, {coded_bits} coded bits as ours")
+
+# %% [markdown]
+# What the papers' pipeline, and the package, add to these few lines:
+#
+# - pruning first (section 1): the smallest weights set to zero share one symbol, whose code
+#   gets short;
+# - a min and step along one axis where that lowers the error (section 2, `quantize_best`, as
+#   HNeRV's code);
+# - one Huffman table for every tensor of the model, made canonical so that the file stores
+#   only the code lengths (section 3);
+# - a file with a header that says how to read it back and a CRC, and a decoder that checks
+#   everything it reads (section 4);
+# - rate and distortion measured from real files, against real H.264 and H.265 (sections 5, 6).
 
 # %% [markdown]
 # ## 1. Pruning: set the smallest weights to zero
@@ -232,7 +316,8 @@ for better, worse in ((0.0, 0.1), (0.1, 0.25), (0.25, 0.5)):
 # %% [markdown]
 # ## 2. Quantization: b bits per number
 #
-# Each tensor becomes integers on a grid of 2^b - 1 steps between its minimum and maximum:
+# Each tensor becomes integers on a grid of 2^b - 1 steps between its minimum and maximum, as
+# above (the package calls the step `scale`):
 #
 #     scale = (max - min) / (2^b - 1),   q = round((x - min) / scale),   x' = min + q * scale
 #
@@ -245,6 +330,83 @@ for better, worse in ((0.0, 0.1), (0.1, 0.25), (0.25, 0.5)):
 # gets at most 41 pairs (the min along axis 0), never 850. The float16 rounding can move a
 # min or scale by a hair, so a few numbers may land just past half a step (the clamp to the
 # grid catches them), as in the reference. (NeRV's code divides by 2^b instead.)
+
+
+# %% [markdown]
+# ### Exercise: one grid per row
+#
+# Write `quantize_along(x, bits, axis)`: the min and max taken along `axis` (kept as a
+# dimension of size 1, so that they broadcast against `x`), each slice on its own grid of
+# 2^bits levels from its min to its max; return `(symbols, low, step)` with
+# `x ~ low + symbols * step`. Keep low and step in float32 (the package rounds per-axis
+# statistics to float16; leave that out). The check tries rows of very different ranges,
+# checks the half-step bound, and compares each row with the package's `quantize` of that row.
+
+
+# %%
+def quantize_along(x: torch.Tensor, bits: int, axis: int):
+    """(symbols, low, step): each slice along `axis` on a grid of 2^bits levels."""
+    ### BEGIN SOLUTION
+    low, high = x.amin(axis, keepdim=True), x.amax(axis, keepdim=True)
+    step = (high - low) / (2**bits - 1)
+    symbols = torch.round((x - low) / step).long()
+    return symbols, low, step
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("quantize_along"):
+    from nerv_lessons.compress import quantize
+
+    generator = torch.Generator().manual_seed(0)
+    widths = torch.logspace(-2, 1, 6)[:, None]  # rows from 0.01 to 10 wide
+    x = torch.randn(6, 40, generator=generator) * widths + torch.arange(6.0)[:, None]
+    bits, top = 4, 15
+    for axis, pairs in ((1, (6, 1)), (0, (1, 40))):
+        try:
+            symbols, low, step = quantize_along(x, bits, axis)
+        except (NotImplementedError, NameError):
+            raise
+        except Exception as error:  # a broken answer is a wrong one: say what broke
+            wrong(
+                f"quantize_along(x, {bits}, axis={axis}) raised {type(error).__name__}: {error} "
+                "(do low and step broadcast against x?)"
+            )
+        shapes = (tuple(low.shape), tuple(step.shape))
+        if shapes != (pairs, pairs):
+            wrong(
+                f"along axis {axis} of a 6 x 40 tensor, low and step have shapes {shapes}; "
+                f"expected {pairs} each: reduce along that axis only and keep it, with size 1"
+            )
+        if symbols.shape != x.shape or symbols.is_floating_point():
+            wrong(f"give the symbols as an integer tensor of x's shape, got {symbols.dtype}")
+        if symbols.min() < 0 or symbols.max() > top:
+            wrong(
+                f"the symbols run {symbols.min()}..{symbols.max()}, but {bits} bits hold "
+                f"{2**bits} values: count the steps between the lowest and the highest level"
+            )
+        if (symbols.amin(axis) != 0).any() or (symbols.amax(axis) != top).any():
+            wrong(
+                f"each slice's min must be symbol 0 and its max symbol {top}: the grid runs "
+                "from the slice's min to its max, with nothing left over"
+            )
+        worst = ((x - (low + symbols * step)).abs() / (step / 2)).max().item()
+        if worst > 1 + 1e-4:
+            wrong(
+                f"a number moved {worst:.2f} half-steps from its value: a number rounded to "
+                "the nearest level never moves more than one"
+            )
+    symbols, low, step = quantize_along(x, bits, 1)
+    for row in range(len(x)):
+        if not torch.equal(symbols[row], quantize(x[row], bits).symbols):
+            wrong(f"row {row} differs from the package's quantize of that row alone")
+    whole = (x - quantize(x, bits).dequantize()).abs().mean()
+    ratio = whole / (x - (low + symbols * step)).abs().mean()
+    right(
+        f"each row on its own grid, every error within half its row's step; the mean error "
+        f"is {ratio:.0f} times smaller than with one grid for the whole tensor"
+    )
 
 
 # %%
@@ -347,9 +509,78 @@ plt.show()
 # ## 3. Entropy coding: Huffman codes for the symbols
 #
 # Quantized weights are not uniform: most sit near zero, so a fixed b bits per symbol wastes
-# bits. A Huffman code gives frequent symbols short codes (dahuffman builds it). We make the
+# bits. A Huffman code gives frequent symbols short codes (as in the few lines above; here
+# dahuffman builds it). We make the
 # code *canonical* (codes assigned in order of length, then symbol), so the file needs only
 # each symbol's code length to rebuild the table, not the codes themselves.
+
+# %% [markdown]
+# ### Exercise: the codes from their lengths
+#
+# The file stores only each symbol's code length; the decoder rebuilds the codes from them,
+# so both sides must build the same ones: the *canonical* code. Take the symbols in order of
+# code length, then of symbol; the first gets a code of all zeros; each next one gets the
+# previous code plus one, with zeros appended to it when the length grows. Write
+# `codes_from_lengths(lengths)`: {symbol: length} -> {symbol: code as a string of 0s and 1s}.
+# (Symbol -1 is the end-of-stream marker.)
+
+
+# %%
+def codes_from_lengths(lengths: dict[int, int]) -> dict[int, str]:
+    """The canonical prefix code with these code lengths, as bit strings."""
+    ### BEGIN SOLUTION
+    codes, code, previous = {}, 0, 0
+    for symbol, length in sorted(lengths.items(), key=lambda item: (item[1], item[0])):
+        code <<= length - previous  # a longer code: zeros appended
+        codes[symbol] = format(code, f"0{length}b")
+        code, previous = code + 1, length
+    return codes
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("codes_from_lengths"):
+    from nerv_lessons.compress import canonical_code, huffman_lengths, quantize
+
+    gaussian = quantize(torch.randn(4000, generator=torch.Generator().manual_seed(0)), 6)
+    tables = {
+        "{-1: 3, 0: 1, 1: 2, 2: 3}": {-1: 3, 0: 1, 1: 2, 2: 3},
+        "6-bit Gaussian symbols": huffman_lengths(gaussian.symbols.tolist()),
+    }
+    for what, lengths in tables.items():
+        try:
+            codes = codes_from_lengths(lengths)
+        except (NotImplementedError, NameError):
+            raise
+        except Exception as error:  # a broken answer is a wrong one: say what broke
+            wrong(f"codes_from_lengths({what}) raised {type(error).__name__}: {error}")
+        if not isinstance(codes, dict) or set(codes) != set(lengths):
+            wrong(f"{what}: give a dict with one code for each symbol of the table")
+        for symbol, code in codes.items():
+            if not isinstance(code, str) or set(code) - {"0", "1"} or len(code) != lengths[symbol]:
+                wrong(f"{what}: symbol {symbol} got {code!r}; its code has {lengths[symbol]} bits")
+        ordered = sorted(codes.values())
+        for first, then in zip(ordered, ordered[1:]):
+            if then.startswith(first):
+                wrong(
+                    f"{what}: code {first} is the start of code {then}, so a decoder that "
+                    f"reads {first} cannot tell whether a symbol ended: not a prefix code"
+                )
+        canonical = {s: format(c, f"0{n}b") for s, (n, c) in canonical_code(lengths).items()}
+        if codes != canonical:
+            symbol = next(s for s in canonical if codes[s] != canonical[s])
+            wrong(
+                f"{what}: a prefix code, but not the canonical one (symbol {symbol} got "
+                f"{codes[symbol]}): the decoder, which knows only the lengths, would build "
+                "other codes. Check the order in which the symbols take their codes"
+            )
+    count = len(tables["6-bit Gaussian symbols"])
+    right(
+        f"a prefix code that the decoder rebuilds from the lengths alone: for {count} symbols "
+        "the file stores one small number each, never the codes"
+    )
+
 
 # %%
 #| export compress
@@ -424,6 +655,10 @@ for sparsity in (0.0, 0.1, 0.25):
 # more frequent than others: an untrained decoder's weights are uniform (their initialization)
 # and save about nothing; training makes them bell-shaped, and our short quick-scale training
 # does so less than 300 epochs of a 1.5M model. Pruning helps too: the zeros share one symbol.
+# The one tensor of the first section saved more than the whole model: on one grid for the
+# whole tensor most weights use few of the levels, while the per-axis grids `quantize_best`
+# picks for some tensors (for a lower error) spread their symbols over more levels, and the
+# 6-bit embeddings share the table.
 
 # %% [markdown]
 # ## 4. One file: everything the decoder needs
@@ -437,15 +672,25 @@ for sparsity in (0.0, 0.1, 0.25):
 # a damaged file never decodes to garbage silently. Then it checks what the header says,
 # since an intact file can still lie (below).
 #
-# What is stored depends on the model kind, a registry entry: NeRV (lesson 03's, and lesson
-# 04's NeRV of HNeRV's tables) keeps the whole network and decodes frame times i / (T - 1)
-# from the stored frame count; HNeRV keeps its decoder
-# and the embeddings, never the encoder. Lesson 06's HNeRV with residual blocks
-# (`res_hnerv`) and lesson 07's two-stream model (its three decoders and the HF embeddings)
-# are registered too, and so is lesson 06's RC-HNeRV: its decoder, its embeddings and its
-# 8-bit low-resolution frames (a second per-frame tensor, stored exactly as 8-bit symbols), so
-# its bpp is the length of its file. Other kinds are added with `register_kind`.
-#
+# What is stored depends on the model kind, an entry of a table (`MODEL_KINDS`): NeRV
+# (lesson 03's, and lesson 04's NeRV of HNeRV's tables) keeps the whole network and decodes
+# frame times i / (T - 1) from the stored frame count; HNeRV keeps its decoder and the
+# embeddings, never the encoder. Lesson 06's HNeRV with residual blocks (`res_hnerv`) and
+# lesson 07's two-stream model (its three decoders and the HF embeddings) are registered
+# too, and so is lesson 06's RC-HNeRV: its decoder, its embeddings and its 8-bit
+# low-resolution frames (a second per-frame tensor, stored exactly as 8-bit symbols), so its
+# bpp is the length of its file. Other kinds are added with `register_kind`. The table is
+# plumbing, written by hand in `nerv_lessons/_bitstream_kinds.py`; what it says:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from nerv_lessons.bitstream import MODEL_KINDS
+
+for name, kind in MODEL_KINDS.items():
+    per_frame = ", ".join(kind.per_frame) or "nothing (frames drawn from i / (T - 1))"
+    print(f"{name:14} {kind.model_class.__name__:13} per frame: {per_frame}")
+
+# %% [markdown]
 # The file keeps the config, not the code, so `encode` first rebuilds the stored part from
 # the config (on PyTorch's "meta" device: shapes only, no memory) and refuses a model whose
 # weight names or shapes differ. `res_hnerv` returns an HNeRV whose blocks were swapped after
@@ -453,10 +698,13 @@ for sparsity in (0.0, 0.1, 0.25):
 # would fail. Here it is recognized as its own kind.
 #
 # The file format is an idea of its own, so it gets its own module, `bitstream`, which uses
-# the `compress` tools above: the models never touch bytes.
+# the `compress` tools above: the models never touch bytes. Its first cell (folded: click to
+# show) is the module's docstring and imports: the model kinds and the decoder's checks come
+# from the two plumbing modules, and their public names (`MODEL_KINDS`, `register_kind`,
+# `kind_of`, `BitstreamError`, `HeaderError`, `MAGIC`, `VERSION`, ...) are importable from
+# `nerv_lessons.bitstream`.
 
-
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export bitstream
 """The bitstream: a trained model of the course -> one file -> frames.
 
@@ -466,248 +714,96 @@ for sparsity in (0.0, 0.1, 0.25):
 `encode(model, embeddings)` writes the file and `decode(data)` gives back the frames. The file
 holds everything the decoder needs, so bits per pixel is 8 * len(file) / (T * H * W). Each
 model kind is an entry of `MODEL_KINDS` (name -> model class, config class, builder), so new
-kinds are stored by registering them. Introduced in lesson 08 (notebooks/08_compression.ipynb).
+kinds are stored by registering them. The kinds (`_bitstream_kinds`) and the decoder's checks
+(`_bitstream_checks`) are plumbing written by hand; their public names are importable from
+here. Introduced in lesson 08 (notebooks/08_compression.ipynb).
 """
 
 import json
-import math
-import struct
 import zlib
-from collections import Counter
-from collections.abc import Callable
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, is_dataclass
-from itertools import chain
-from typing import get_args, get_origin, get_type_hints
+from dataclasses import asdict
 
 import numpy as np
 import torch
 from torch import nn
 
+from nerv_lessons._bitstream_checks import (
+    CHECKSUM,
+    CONFIG_TYPES,
+    DIMENSION,
+    HEADER_FIELDS,
+    MAGIC,
+    MAX_BITS,
+    MAX_CODE_LENGTH,
+    MAX_DIMS,
+    MAX_FRAMES,
+    MAX_NAME,
+    MAX_NUMBER,
+    MAX_PIXELS,
+    MAX_SIDE,
+    MAX_STAGES,
+    MAX_TENSORS,
+    PRELUDE,
+    TENSOR_FIELDS,
+    VERSION,
+    BitstreamError,
+    Field,
+    HeaderError,
+    _check_codes,
+    _check_header,
+    _check_model,
+    _check_part,
+    _check_prelude,
+    _numbers,
+    _parse_header,
+    _safety_net,
+    _stats_dtype,
+    _stats_shape,
+    _stats_size,
+)
+from nerv_lessons._bitstream_kinds import (
+    EXACT_PER_FRAME,
+    MODEL_KINDS,
+    TWO_STREAM_PARTS,
+    ModelKind,
+    StoredParts,
+    _assign,
+    _check_inputs,
+    _per_frame,
+    _unpack,
+    eight_bit,
+    kind_of,
+    register_kind,
+)
 from nerv_lessons.compress import (
-    EOF_SYMBOL,
     Quantized,
     huffman_decode,
     huffman_encode,
     huffman_lengths,
     quantize_best,
 )
-from nerv_lessons.hnerv import BaselineNeRV, BaselineNeRVConfig, Decoder, HNeRV, HNeRVConfig
-from nerv_lessons.nerv import NeRV, NeRVConfig
-from nerv_lessons.residual import LOWRES_BITS, RCHNeRV, res_hnerv, upsize
-from nerv_lessons.two_stream import TwoStream, TwoStreamConfig
+
+# fmt: off
+__all__ = [  # this module's own names, then the plumbing's public names it re-exports
+    "quantize_model", "render", "quantized_frames", "pack", "encode", "read_header",
+    "decode_model", "decode",
+    "MODEL_KINDS", "ModelKind", "StoredParts", "register_kind", "kind_of", "eight_bit",
+    "EXACT_PER_FRAME", "TWO_STREAM_PARTS",
+    "MAGIC", "VERSION", "PRELUDE", "CHECKSUM", "BitstreamError", "HeaderError", "Field",
+    "HEADER_FIELDS", "TENSOR_FIELDS", "DIMENSION", "CONFIG_TYPES", "MAX_BITS",
+    "MAX_CODE_LENGTH", "MAX_FRAMES", "MAX_SIDE", "MAX_PIXELS", "MAX_NUMBER", "MAX_STAGES",
+    "MAX_TENSORS", "MAX_DIMS", "MAX_NAME",
+]
+# fmt: on
+
+# %% [markdown]
+# First what the file must reproduce: every tensor the file keeps, quantized (the stored
+# part's weights with `quantize_best`, the per-frame tensors beside them), and the frames the
+# quantized model draws. `decode` must give exactly these frames.
 
 
-@dataclass(frozen=True)
-class ModelKind:
-    """How to store one kind of model: which part goes in the file, how to rebuild it."""
-
-    model_class: type  # the trained model's class: how encode recognizes the kind
-    config_class: type  # its config dataclass: the header stores asdict(config)
-    stored: Callable[[nn.Module], nn.Module]  # model -> the part the file keeps
-    build: Callable  # config -> an empty stored part, for decode
-    render: Callable  # (stored part, per-frame tensors, frame indices, T) -> frames
-    # What the file keeps per frame besides the network: () for NeRV, ("embeddings",) for
-    # HNeRV; render gets that one tensor, or a tuple of them when there are several.
-    per_frame: tuple[str, ...]
-    load_config: Callable | None = None  # header dict -> config (None: config_class(**dict))
-    frame_size: Callable = lambda config: (config.height, config.width)
-
-    def config_from(self, values: dict):
-        """The config a file's header describes."""
-        if self.load_config is not None:
-            return self.load_config(values)
-        return self.config_class(**values)
-
-
-class StoredParts(nn.Module):
-    """Some named parts of a model (what a file keeps) and the model's config."""
-
-    def __init__(self, config, **parts: nn.Module):
-        super().__init__()
-        self.config = config
-        for name, part in parts.items():
-            self.add_module(name, part)
-
-
-def _nerv_render(network, embeddings, indices, frames):
-    return network(indices.float() / max(frames - 1, 1))  # frame times, as train.frame_times
-
-
-def _hnerv_render(decoder, embeddings, indices, frames):
-    return decoder(embeddings[indices])
-
-
-TWO_STREAM_PARTS = ("hf_decoder", "lfd1", "lfd2")  # the encoder is not stored
-
-
-def _two_stream_parts(model: TwoStream) -> StoredParts:
-    return StoredParts(model.config, **{name: getattr(model, name) for name in TWO_STREAM_PARTS})
-
-
-def _two_stream_render(parts, embeddings, indices, frames):
-    times = indices.float() / frames  # as two_stream.frames_and_times: index / T
-    return TwoStream.streams(parts, embeddings[indices], times)["frame"]  # parts: same names
-
-
-def _rc_parts(config: HNeRVConfig, decoder: nn.Module | None = None) -> StoredParts:
-    return StoredParts(config, decoder=decoder if decoder is not None else Decoder(config))
-
-
-def _rc_render(parts, per_frame, indices, frames):
-    embeddings, lowres = per_frame  # as RCHNeRV.decode: bicubic base + tanh residual
-    config = parts.config
-    base = upsize(lowres[indices], config.height, config.width)
-    return base + torch.tanh(parts.decoder.raw(embeddings[indices]))
-
-
-def _two_stream_config(values: dict) -> TwoStreamConfig:
-    values = dict(values)
-    hf = HNeRVConfig(**values.pop("hf"))
-    return TwoStreamConfig(
-        hf=hf, lf1=tuple(values.pop("lf1")), lf2=tuple(values.pop("lf2")), **values
-    )
-
-
-MODEL_KINDS: dict[str, ModelKind] = {
-    "nerv": ModelKind(NeRV, NeRVConfig, lambda model: model, NeRV, _nerv_render, ()),
-    # Lesson 04's NeRV of HNeRV's tables: the whole network too, from the same frame times.
-    "baseline_nerv": ModelKind(
-        BaselineNeRV, BaselineNeRVConfig, lambda model: model, BaselineNeRV, _nerv_render, ()
-    ),
-    "hnerv": ModelKind(
-        HNeRV, HNeRVConfig, lambda model: model.decoder, Decoder, _hnerv_render, ("embeddings",)
-    ),
-    # Lesson 06's HNeRV with residual decoder blocks: still an HNeRV, told apart by its weights.
-    "res_hnerv": ModelKind(
-        HNeRV,
-        HNeRVConfig,
-        lambda model: model.decoder,
-        lambda config: res_hnerv(config).decoder,
-        _hnerv_render,
-        ("embeddings",),
-    ),
-    # Lesson 06's RC-HNeRV: the decoder, and per frame its embedding and 8-bit low-res frame.
-    "rc_hnerv": ModelKind(
-        RCHNeRV,
-        HNeRVConfig,
-        lambda model: _rc_parts(model.config, model.decoder),
-        _rc_parts,
-        _rc_render,
-        ("embeddings", "lowres"),
-    ),
-    # Lesson 07's two streams: the HF decoder, both LF decoders and the HF embeddings.
-    "two_stream": ModelKind(
-        TwoStream,
-        TwoStreamConfig,
-        _two_stream_parts,
-        lambda config: _two_stream_parts(TwoStream(config)),
-        _two_stream_render,
-        ("embeddings",),
-        load_config=_two_stream_config,
-        frame_size=lambda config: (config.hf.height, config.hf.width),
-    ),
-}
-
-
-def register_kind(name: str, kind: ModelKind) -> None:
-    """Make a new model kind storable (a later lesson's variant of NeRV or HNeRV)."""
-    if name in MODEL_KINDS:
-        raise ValueError(f"model kind {name!r} is already registered")
-    MODEL_KINDS[name] = kind
-
-
-def _rebuild_mismatch(kind: ModelKind, model: nn.Module) -> str | None:
-    """None if rebuilding the stored part from the config a file would hold (model.config
-    through JSON) gives the same state-dict names and shapes as the model; else what differs."""
-    state = kind.stored(model).state_dict()
-    masked = [name for name in state if name.endswith("_orig") or name.endswith("_mask")]
-    if masked:
-        raise ValueError(f"{masked[0]}: the model still holds prune masks; call make_permanent")
-    try:
-        config = kind.config_from(json.loads(json.dumps(asdict(model.config))))
-        with torch.device("meta"):  # shapes only, no memory
-            rebuilt = {n: tuple(x.shape) for n, x in kind.build(config).state_dict().items()}
-    except (TypeError, ValueError) as error:
-        return f"its config does not rebuild ({error})"
-    shapes = {name: tuple(x.shape) for name, x in state.items()}
-    missing, extra = sorted(set(rebuilt) - set(shapes)), sorted(set(shapes) - set(rebuilt))
-    resized = [n for n in sorted(set(shapes) & set(rebuilt)) if shapes[n] != rebuilt[n]]
-    if resized:
-        return f"{resized[0]} is {shapes[resized[0]]} in the model, {rebuilt[resized[0]]} rebuilt"
-    if missing or extra:
-        return f"the model lacks {missing[:2]} and has {extra[:2]}, against the rebuilt one"
-    return None
-
-
-def kind_of(model: nn.Module) -> str:
-    """The registered name of this model: the first kind of its exact class whose builder,
-    given model.config, makes the same weights (names and shapes). Kinds of one class (HNeRV,
-    and lesson 06's HNeRV with residual blocks) are told apart so."""
-    candidates = [n for n, kind in MODEL_KINDS.items() if type(model) is kind.model_class]
-    if not candidates:
-        raise ValueError(
-            f"no model kind is registered for {type(model).__name__}: registered are "
-            f"{', '.join(MODEL_KINDS)}; add one with register_kind"
-        )
-    problems = {}
-    for name in candidates:
-        problems[name] = _rebuild_mismatch(MODEL_KINDS[name], model)
-        if problems[name] is None:
-            return name
-    tried = "; ".join(f"as {name!r}: {problem}" for name, problem in problems.items())
-    raise ValueError(
-        f"this {type(model).__name__} cannot be stored: the file keeps only model.config, and "
-        f"rebuilding from it gives other weights ({tried}), so decode would fail. Was the model "
-        "changed after it was built (layers swapped)? Register a kind whose build makes this "
-        "architecture (register_kind), or build the model so that its config describes it"
-    )
-
-
-def _per_frame(kind: ModelKind, model, embeddings) -> tuple[torch.Tensor, ...]:
-    """The per-frame tensors as a tuple in kind.per_frame's order: `embeddings` is None (a
-    kind that keeps none), one tensor, or a tuple such as RCHNeRV.encode's (embedding, lowres)."""
-    given = () if embeddings is None else embeddings
-    given = tuple(given) if isinstance(given, tuple | list) else (given,)
-    if len(given) != len(kind.per_frame):
-        names = " and ".join(kind.per_frame) or "nothing (embeddings=None)"
-        raise ValueError(
-            f"{type(model).__name__} keeps {names} per frame, got {len(given)} tensor(s): "
-            + ("pass embeddings=None" if not kind.per_frame else "encode(model, embeddings)")
-        )
-    if any(len(x) != len(given[0]) for x in given):
-        raise ValueError(f"the per-frame tensors differ in length: {[len(x) for x in given]}")
-    return given
-
-
-def _check_inputs(kind: ModelKind, model, embeddings, frames) -> int:
-    """The frame count, after checking the per-frame tensors (or their absence) fit the kind."""
-    given = _per_frame(kind, model, embeddings)
-    if not given:
-        if frames is None or frames < 1:
-            raise ValueError(
-                f"{type(model).__name__} stores no embeddings, so the file needs the frame "
-                f"count: pass frames=T (got {frames})"
-            )
-        return int(frames)
-    if frames is not None and frames != len(given[0]):
-        raise ValueError(f"frames={frames} but there are {len(given[0])} embeddings")
-    return len(given[0])
-
-
-def eight_bit(pixels: torch.Tensor) -> Quantized:
-    """Pixels already on the 8-bit grid (RC-HNeRV's low-resolution frames) as symbols
-    round(255 x), stored exactly: min 0, scale 1/255."""
-    levels = 2**LOWRES_BITS - 1
-    symbols = torch.round(pixels.detach().float().cpu() * levels).clamp(0, levels).long()
-    ones = [1] * pixels.ndim
-    return Quantized(symbols, torch.zeros(ones), torch.full(ones, 1 / levels), LOWRES_BITS, None)
-
-
-# Per-frame tensors stored exactly by their own rule; any other (embeddings) is quantized.
-EXACT_PER_FRAME = {"lowres": eight_bit}
-
-
+# %%
+#| export bitstream
 def quantize_model(
     model: nn.Module, embeddings=None, weight_bits: int = 8, embed_bits: int = 6
 ) -> dict[str, Quantized]:
@@ -732,7 +828,7 @@ def _load(kind: ModelKind, config, parts: dict[str, Quantized], device="cpu"):
     weights = {n: q.dequantize() for n, q in parts.items() if n not in kind.per_frame}
     network.load_state_dict(weights)
     per_frame = tuple(parts[name].dequantize().to(device) for name in kind.per_frame)
-    return network.to(device).eval(), (per_frame[0] if len(per_frame) == 1 else per_frame or None)
+    return network.to(device).eval(), _unpack(per_frame)
 
 
 @torch.no_grad()
@@ -761,46 +857,18 @@ def quantized_frames(
 
 
 # %% [markdown]
-# The file itself: `encode` lays out the parts and `pack` writes them, `read_header` checks a
-# file and returns its header and payload, `decode_model` rebuilds the network and
-# embeddings, `decode` the frames.
+# The file itself: `pack` lays out prelude, header, payload and CRC32; `encode` quantizes the
+# stored part, codes every symbol with one Huffman table and writes the header that says how
+# to read the payload back; `read_header` checks a file (`_check_prelude` for damage,
+# `_check_header` for a header that lies: see below) and returns its header and payload.
+
 
 # %%
 #| export bitstream
-MAGIC = b"NeRVLsn\x00"  # 8 bytes that say "this is a nerv_lessons file"
-# Raise when the layout changes; decoders refuse other versions. 2: per-axis statistics
-# reduce along the axis and are float16, as HNeRV's code (version 1 kept one axis, float32).
-VERSION = 2
-PRELUDE = struct.Struct("<8sHIQ")  # magic, version, header bytes, payload bytes
-CHECKSUM = struct.Struct("<I")  # CRC32 of everything before it
-
-
-class BitstreamError(ValueError):
-    """The file is not a valid nerv_lessons bitstream (truncated, corrupt, wrong magic...)."""
-
-
-class HeaderError(BitstreamError):
-    """The file is intact (its checksum matches) but its header lies: a field is missing,
-    unknown, of the wrong type or out of range, or disagrees with the payload or with the
-    model its config builds. `field` names it, e.g. "frames", "config.fc_dim" or
-    "tensors[3].shape"."""
-
-    def __init__(self, field: str, problem: str):
-        super().__init__(field, problem)  # both kept in args, so the error pickles
-        self.field = field
-
-    def __str__(self) -> str:
-        return f"header field {self.args[0]!r} {self.args[1]}"
-
-
-def _stats_dtype(axis: int | None) -> str:
-    """How a tensor's min/scale values are stored: float32 per tensor, float16 per axis."""
-    return "<f4" if axis is None else "<f2"
-
-
 def pack(header: dict, payload: bytes) -> bytes:
-    """The file for a header and a payload: prelude, JSON header, payload, CRC32. `encode`
-    ends with it; with `read_header` it edits a file (as this lesson does to test decode)."""
+    """The file for a header and a payload: prelude (magic, version, header and payload
+    lengths), JSON header, payload, CRC32. `encode` ends with it; with `read_header` it edits
+    a file (as this lesson does to test decode)."""
     header_bytes = json.dumps(header, separators=(",", ":")).encode()
     body = PRELUDE.pack(MAGIC, VERSION, len(header_bytes), len(payload)) + header_bytes + payload
     return body + CHECKSUM.pack(zlib.crc32(body))
@@ -848,33 +916,9 @@ def encode(
 def read_header(data: bytes) -> tuple[dict, bytes]:
     """(header, payload) of a file, after checking length, magic, version and checksum, and
     then the header itself (_check_header): all it says of itself and of the payload."""
-    if not isinstance(data, bytes | bytearray):
-        raise TypeError(f"decode takes the file's bytes, got {type(data).__name__}")
-    if len(data) < PRELUDE.size + CHECKSUM.size:
-        raise BitstreamError(f"truncated: {len(data)} bytes is shorter than any valid file")
-    magic, version, header_size, payload_size = PRELUDE.unpack_from(data)
-    if magic != MAGIC:
-        raise BitstreamError(f"wrong magic {magic!r} (expected {MAGIC!r}): not a nerv_lessons file")
-    if version > VERSION:
-        raise BitstreamError(
-            f"file format version {version} is newer than this decoder's ({VERSION}): "
-            "update nerv_lessons to read it"
-        )
-    if version < VERSION:
-        raise BitstreamError(
-            f"file format version {version} is older than this decoder's ({VERSION}), whose "
-            "quantization statistics are laid out differently: encode the model again"
-        )
-    expected = PRELUDE.size + header_size + payload_size + CHECKSUM.size
-    if len(data) < expected:
-        raise BitstreamError(f"truncated: the file says {expected} bytes, it has {len(data)}")
-    if len(data) > expected:
-        raise BitstreamError(f"{len(data) - expected} unexpected bytes after the end of the file")
-    body, (stored,) = data[: -CHECKSUM.size], CHECKSUM.unpack_from(data, len(data) - CHECKSUM.size)
-    if zlib.crc32(body) != stored:
-        raise BitstreamError("corrupt: the CRC32 checksum does not match (a changed byte?)")
-    header = _parse_header(bytes(body[PRELUDE.size : PRELUDE.size + header_size]))
-    payload = bytes(body[PRELUDE.size + header_size :])
+    header_size = _check_prelude(data)  # a BitstreamError that says what is damaged
+    header = _parse_header(bytes(data[PRELUDE.size : PRELUDE.size + header_size]))
+    payload = bytes(data[PRELUDE.size + header_size : len(data) - CHECKSUM.size])
     _check_header(header, len(payload))
     return header, payload
 
@@ -887,354 +931,22 @@ def read_header(data: bytes) -> tuple[dict, bytes]:
 # allocates what it is told (10^9 frames) or fails with a message about reshapes. So the
 # decoder checks, before it allocates or decodes anything, each header field against a table
 # of types and ranges (none missing, none unknown); that the Huffman table is a complete
-# prefix code; that the payload can hold the tensors listed (each symbol costs at least one
-# bit). Then it builds the model the config describes on the meta device (shapes only, no
-# memory) and compares its tensors' names and shapes with the header's. Each refusal is a
-# `HeaderError` (a `BitstreamError`) that names the field, what it holds and what is allowed.
-
-# %%
-#| export bitstream
-# The payload bounds what a file stores (every symbol costs a bit or more); these bound what
-# it may ask for besides (a NeRV draws any number of frames from one network). All are far
-# above the course's sizes.
-MAX_BITS = 16  # compress.quantize's range: 1 to 16 bits a symbol
-MAX_CODE_LENGTH = 64  # a Huffman code this long needs some 10^13 symbols (Fibonacci counts)
-MAX_FRAMES = 2**16
-MAX_SIDE = 2**13  # frame height and width (8K video is 4320 x 7680)
-MAX_PIXELS = 2**31  # frames x height x width: 24 GiB of float32 frames
-MAX_NUMBER = 2**16  # any number in a config: widths, strides, levels, rates
-MAX_STAGES = 16  # the length of a config's tuple (strides)
-MAX_TENSORS, MAX_DIMS, MAX_NAME = 2**12, 8, 256
-
-
-@dataclass(frozen=True)
-class Field:
-    """What one header value may be: one of some JSON types and, for a number, a range (for
-    a list or a string: a range of lengths). None: no bound on that side."""
-
-    types: tuple[type, ...]
-    low: float | None = None
-    high: float | None = None
-
-    def admits(self, value) -> bool:
-        if not isinstance(value, self.types) or (
-            isinstance(value, bool) and bool not in self.types
-        ):
-            return False  # JSON's true is a Python int; the format never means it as one
-        if value is None or isinstance(value, dict):
-            return True
-        size = len(value) if isinstance(value, list | str) else value
-        if isinstance(size, float) and not math.isfinite(size):  # json reads 1e999 as inf
-            return False
-        return (self.low is None or size >= self.low) and (self.high is None or size <= self.high)
-
-    def check(self, path: str, value) -> None:
-        if not self.admits(value):
-            raise _holds(path, value, str(self))
-
-    def __str__(self) -> str:
-        names = " or ".join("null" if t is type(None) else t.__name__ for t in self.types)
-        if self.low is None and self.high is None:
-            return names
-        bounds = f"{self.low}..{self.high}" if self.high is not None else f">= {self.low}"
-        unit = {list: " entries", str: " characters"}.get(self.types[0])
-        return f"{names} of {bounds}{unit}" if unit else f"{names} in {bounds}"
-
-
-HEADER_FIELDS = {
-    "kind": Field((str,), 1, 64),
-    "config": Field((dict,)),  # checked against the kind's config class: _check_config
-    "frames": Field((int,), 1, MAX_FRAMES),
-    "height": Field((int,), 1, MAX_SIDE),
-    "width": Field((int,), 1, MAX_SIDE),
-    "tensors": Field((list,), 1, MAX_TENSORS),
-    "stats_bytes": Field((int,), 0),  # and no more than the payload: _check_payload
-    "huffman_lengths": Field((list,), 2, 2**MAX_BITS + 1),  # symbols and the end marker
-}
-TENSOR_FIELDS = {
-    "name": Field((str,), 1, MAX_NAME),
-    "shape": Field((list,), 0, MAX_DIMS),
-    "bits": Field((int,), 1, MAX_BITS),
-    "axis": Field((int, type(None)), 0, MAX_DIMS - 1),  # and one of the shape's axes
-}
-DIMENSION = Field((int,), 1, 2**40)  # one size in a shape (the payload bounds their product)
-# A config's fields, by their Python type (a tuple is a JSON list, a nested config an object).
-CONFIG_TYPES = {
-    int: Field((int,), 0, MAX_NUMBER),
-    float: Field((int, float), 0, MAX_NUMBER),
-    str: Field((str,), 1, 64),
-    bool: Field((bool,)),
-}
-
-
-def _holds(field: str, value, allowed: str) -> HeaderError:
-    """The error for a value that is not allowed, cut short: a lying header can be long."""
-    shown = repr(value)
-    shown = shown if len(shown) <= 60 else shown[:57] + "..."
-    return HeaderError(field, f"holds {shown}; allowed: {allowed}")
-
-
-def _parse_header(text: bytes) -> dict:
-    """The header's JSON. Refused besides bad JSON: NaN and Infinity (not JSON, though
-    Python's json reads them) and a field given twice (json would keep the last silently)."""
-
-    def refuse_constant(name):
-        raise HeaderError("header", f"holds {name}; allowed: finite numbers (JSON has no {name})")
-
-    def unique(pairs):
-        seen = set()
-        for name, _ in pairs:
-            if name in seen:
-                raise HeaderError(name, "is given twice; allowed: once")
-            seen.add(name)
-        return dict(pairs)
-
-    try:
-        return json.loads(
-            text.decode("utf-8"), parse_constant=refuse_constant, object_pairs_hook=unique
-        )
-    except HeaderError:
-        raise
-    except (ValueError, RecursionError) as error:  # bad UTF-8, bad JSON, nesting too deep
-        raise HeaderError("header", f"is not UTF-8 JSON ({error})") from error
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
-
-
-def _check_names(path: str, values, names) -> None:
-    """values is an object with exactly these fields: none missing, none unknown."""
-    where = path or "header"
-    if not isinstance(values, dict):
-        raise _holds(where, values, f"an object with the fields {', '.join(names)}")
-    for name in names:
-        if name not in values:
-            raise HeaderError(_join(path, name), "is missing; it is required")
-    for name, value in values.items():
-        if name not in names:
-            raise _holds(_join(path, name), value, f"nothing: {where} has no such field")
-
-
-def _check_fields(path: str, values, table: dict[str, Field]) -> None:
-    _check_names(path, values, table)
-    for name, field in table.items():
-        field.check(_join(path, name), values[name])
-
-
-def _check_config(path: str, values, config_class) -> None:
-    """The header's config against its dataclass: exactly its fields, each of its type
-    (CONFIG_TYPES). The config's own checks (strides that divide the frame, a known
-    activation, looked up in a table) come when it is built."""
-    hints = get_type_hints(config_class)
-    names = [field.name for field in fields(config_class)]
-    _check_names(path, values, names)
-    for name in names:
-        _check_config_value(f"{path}.{name}", values[name], hints[name])
-
-
-def _check_config_value(path: str, value, hint) -> None:
-    if is_dataclass(hint):  # a nested config: the two-stream model's HF stream
-        _check_config(path, value, hint)
-    elif get_origin(hint) is tuple:  # tuple[int, ...]: 1..MAX_STAGES items; tuple[int, int]: 2
-        items = get_args(hint)
-        any_length = items[-1] is Ellipsis
-        low, high = (1, MAX_STAGES) if any_length else (len(items), len(items))
-        Field((list,), low, high).check(path, value)
-        for index, item in enumerate(value):
-            _check_config_value(f"{path}[{index}]", item, items[0 if any_length else index])
-    elif hint in CONFIG_TYPES:
-        CONFIG_TYPES[hint].check(path, value)
-    # Other types are left to the config's own checks when it is built.
-
-
-def _check_tensors(tensors: list) -> None:
-    for index, entry in enumerate(tensors):
-        path = f"tensors[{index}]"
-        _check_fields(path, entry, TENSOR_FIELDS)
-        for dim, size in enumerate(entry["shape"]):
-            DIMENSION.check(f"{path}.shape[{dim}]", size)
-        if entry["axis"] is not None and entry["axis"] >= len(entry["shape"]):
-            allowed = (
-                f"null or an axis of its shape {entry['shape']} (0..{len(entry['shape']) - 1})"
-            )
-            raise _holds(f"{path}.axis", entry["axis"], allowed)
-
-
-def _huffman_table(entries: list, bits: int) -> dict[int, int]:
-    """symbol -> code length, once the table is one that canonical_code builds and
-    huffman_decode can trust: [symbol, length] pairs, distinct symbols in 0..2^bits - 1 (the
-    most bits a tensor has) or the end marker, lengths 1..MAX_CODE_LENGTH, Kraft sum 1."""
-    symbols, lengths = Field((int,), EOF_SYMBOL, 2**bits - 1), {}
-    for index, entry in enumerate(entries):
-        path = f"huffman_lengths[{index}]"
-        if not (isinstance(entry, list) and len(entry) == 2 and all(type(x) is int for x in entry)):
-            raise _holds(path, entry, "a [symbol, length] pair of ints")
-        symbol, length = entry
-        if not symbols.admits(symbol):
-            allowed = f"symbols in 0..{2**bits - 1} ({bits} bits, the most a tensor has)"
-            raise _holds(path, entry, f"{allowed} or {EOF_SYMBOL} (the end marker)")
-        if symbol in lengths:
-            raise _holds(path, entry, f"each symbol once ({symbol} is listed twice)")
-        if not 1 <= length <= MAX_CODE_LENGTH:
-            raise _holds(path, entry, f"code lengths in 1..{MAX_CODE_LENGTH}")
-        lengths[symbol] = length
-    if EOF_SYMBOL not in lengths:
-        raise HeaderError("huffman_lengths", f"has no end marker ({EOF_SYMBOL}); it is required")
-    # Huffman's codes are the leaves of a full binary tree: sum(2^-length) is exactly 1.
-    # Above 1, two codes overlap (no prefix code); below 1, some bit strings are no code.
-    kraft = sum(2 ** (MAX_CODE_LENGTH - length) for length in lengths.values())
-    if kraft != 2**MAX_CODE_LENGTH:
-        raise HeaderError(
-            "huffman_lengths",
-            f"has code lengths whose Kraft sum, sum(2^-length), is {kraft / 2**MAX_CODE_LENGTH:.6g}"
-            "; allowed: exactly 1 (a complete prefix code)",
-        )
-    return lengths
-
-
-def _numbers(entry: dict) -> int:
-    return math.prod(entry["shape"])  # Python ints: no overflow, however large the shape
-
-
-def _stats_shape(entry: dict) -> list[int]:
-    """The shape of a tensor's min (and scale): all 1s per tensor; along an axis, the
-    tensor's shape with a 1 there."""
-    shape, axis = entry["shape"], entry["axis"]
-    return [1] * len(shape) if axis is None else [*shape[:axis], 1, *shape[axis + 1 :]]
-
-
-def _stats_size(entry: dict) -> int:
-    """Bytes of a tensor's min and scale values in the payload."""
-    return 2 * math.prod(_stats_shape(entry)) * np.dtype(_stats_dtype(entry["axis"])).itemsize
-
-
-def _check_payload(header: dict, lengths: dict[int, int], payload_size: int) -> None:
-    """The payload holds what the header lists: the statistics to the byte, and the
-    symbols at one shortest to one longest code each (so a lying shape is refused before
-    anything of its size is allocated)."""
-    stats_bytes = header["stats_bytes"]
-    if stats_bytes > payload_size:
-        raise _holds("stats_bytes", stats_bytes, f"at most the payload's {payload_size} bytes")
-    code_bytes = payload_size - stats_bytes
-    shortest, longest = min(lengths.values()), max(lengths.values())
-    numbers = sum(_numbers(entry) for entry in header["tensors"])
-    fewest, most = 8 * (code_bytes - 1) // longest + 1, 8 * code_bytes // shortest
-    if not fewest <= numbers <= most:
-        raise HeaderError(
-            "tensors",
-            f"lists shapes of {numbers} numbers in all; allowed: {max(fewest, 0)}..{most}, what "
-            f"the payload's {code_bytes} bytes of codes ({shortest} to {longest} bits each) hold",
-        )
-    needed = sum(_stats_size(entry) for entry in header["tensors"])
-    if stats_bytes != needed:
-        tensors = f"the min/scale bytes of the {len(header['tensors'])} tensors listed"
-        raise _holds("stats_bytes", stats_bytes, f"{needed}, {tensors}")
-
-
-def _check_header(header, payload_size: int) -> None:
-    """All the header says of itself and of the payload, before any model is built."""
-    _check_fields("", header, HEADER_FIELDS)
-    _check_tensors(header["tensors"])
-    pixels = header["height"] * header["width"]
-    if header["frames"] * pixels > MAX_PIXELS:
-        allowed = f"at most {MAX_PIXELS // pixels} frames of {header['height']}x{header['width']}"
-        raise _holds("frames", header["frames"], f"{allowed} (MAX_PIXELS decoded pixels)")
-    bits = max(entry["bits"] for entry in header["tensors"])
-    lengths = _huffman_table(header["huffman_lengths"], bits)
-    _check_payload(header, lengths, payload_size)
-
-
-# %% [markdown]
-# `decode_model` then checks the model the header describes, built on the meta device, and
-# the payload as it reads it (every symbol within its tensor's bits, every scale > 0). Last,
-# a safety net: should an error slip past the checks, it still comes out as a
-# `BitstreamError` that says so. An intact, valid file decodes exactly as before.
+# prefix code (its Kraft sum, the sum of 2^-length over the codes, is exactly 1); that the
+# payload can hold the tensors listed (each symbol costs at least one bit). Then it builds the
+# model the config describes on the meta device (shapes only, no memory) and compares its
+# tensors' names and shapes with the header's. Each refusal is a `HeaderError` (a
+# `BitstreamError`) that names the field, what it holds and what is allowed. These checks
+# are plumbing, written by hand in `nerv_lessons/_bitstream_checks.py`; the damaged and lying
+# files below show each at work.
+#
+# `decode_model` reads the payload back as `encode` wrote it, checking it as it reads (every
+# symbol within its tensor's bits, every scale > 0), and loads the weights into the part the
+# header describes. Last, a safety net: should an error slip past the checks, it still comes
+# out as a `BitstreamError` that says so.
 
 
 # %%
 #| export bitstream
-def _check_model(header: dict) -> tuple[ModelKind, object, nn.Module]:
-    """The kind, config and stored part a checked header describes, the part built on the
-    meta device (shapes only, no memory: a config that lies allocates nothing), once the
-    header's tensors are that part's and its per-frame tensors fit it."""
-    name = header["kind"]
-    if name not in MODEL_KINDS:
-        allowed = (
-            f"one of the kinds registered here ({', '.join(MODEL_KINDS)}): it is not registered"
-        )
-        raise _holds("kind", name, allowed)
-    kind = MODEL_KINDS[name]
-    _check_config("config", header["config"], kind.config_class)
-    try:
-        config = kind.config_from(header["config"])
-        with torch.device("meta"):
-            network = kind.build(config)
-    except Exception as error:  # the config's own checks, or whatever a builder trips on
-        raise HeaderError("config", f"does not build a {name!r} model: {error}") from error
-    shapes = {n: list(x.shape) for n, x in network.state_dict().items()}
-    _check_tensor_list(header["tensors"], shapes, kind.per_frame)
-    _check_frames(header, kind, config, network)
-    return kind, config, network
-
-
-def _check_tensor_list(tensors: list, shapes: dict[str, list[int]], per_frame) -> None:
-    """The header's tensors are the built part's, each with its shape, and the kind's
-    per-frame tensors: each once, none missing, in any order (pruning re-registers the
-    weights it touched, so a pruned model lists them after their biases)."""
-    names = {*shapes, *per_frame}
-    allowed = f"the {len(shapes)} tensors of the model the config builds, and per frame {per_frame}"
-    seen = set()
-    for index, entry in enumerate(tensors):
-        name = entry["name"]
-        if name not in names or name in seen:
-            why = "is listed twice" if name in seen else "is none of them"
-            raise _holds(f"tensors[{index}].name", name, f"{allowed} ({name!r} {why})")
-        seen.add(name)
-        if name in shapes and entry["shape"] != shapes[name]:
-            built = f"{shapes[name]}, the shape of {name!r} in the model the config builds"
-            raise _holds(f"tensors[{index}].shape", entry["shape"], built)
-    missing = [name for name in [*shapes, *per_frame] if name not in seen]
-    if missing:
-        raise HeaderError("tensors", f"lists no {missing[0]!r}; allowed: {allowed}")
-
-
-def _check_frames(header: dict, kind: ModelKind, config, network: nn.Module) -> None:
-    """The frames: of the config's size, one entry per frame in each per-frame tensor, and
-    drawn by the network from per-frame tensors of the header's shapes. That last is tried
-    on meta tensors: shapes only, no work."""
-    size = [header["height"], header["width"]]
-    if size != list(kind.frame_size(config)):
-        height, width = kind.frame_size(config)
-        field = "height" if size[0] != height else "width"
-        raise _holds(field, header[field], f"{height}x{width}, the frame size of the config")
-    index = {entry["name"]: i for i, entry in enumerate(header["tensors"])}
-    stored = [header["tensors"][index[name]] for name in kind.per_frame]
-    for entry in stored:
-        if entry["shape"][:1] != [header["frames"]]:
-            allowed = f"the length of per-frame tensor {entry['name']!r}, of shape {entry['shape']}"
-            raise _holds("frames", header["frames"], allowed)
-    per_frame = tuple(torch.empty(entry["shape"], device="meta") for entry in stored)
-    indices = torch.arange(min(header["frames"], 2), device="meta")
-    try:
-        drawn = kind.render(network, _unpack(per_frame), indices, header["frames"]).shape
-    except Exception as error:  # shapes that do not fit: the layers say so
-        drawn = error
-    if drawn != (len(indices), 3, *size):
-        field = f"tensors[{index[kind.per_frame[0]]}].shape" if stored else "config"
-        shapes = ", ".join(f"{entry['name']} {entry['shape']}" for entry in stored)
-        raise HeaderError(
-            field,
-            f"does not draw 3x{size[0]}x{size[1]} frames (got {drawn}): per frame the "
-            f"file holds {shapes or 'nothing'}",
-        )
-
-
-def _unpack(per_frame: tuple):
-    """Per-frame tensors as render takes them: None, one tensor, or a tuple of several."""
-    return per_frame[0] if len(per_frame) == 1 else per_frame or None
-
-
 def _read_parts(header: dict, payload: bytes) -> dict[str, Quantized]:
     """Every tensor's symbols and statistics from a checked header's payload, checked as
     they are read: the codes hold exactly the symbols of the shapes, each symbol fits its
@@ -1257,63 +969,6 @@ def _read_parts(header: dict, payload: bytes) -> dict[str, Quantized]:
         parts[entry["name"]] = Quantized(part, minimum, scale, entry["bits"], entry["axis"])
         used_bytes, used_symbols = end, used_symbols + count
     return parts
-
-
-def _check_codes(header: dict, symbols: list[int], lengths: dict[int, int], size: int) -> None:
-    """The codes are the symbols of the shapes, no fewer, no more, and fill the code bytes to
-    the last (encode cuts the end marker at the end of its byte)."""
-    numbers = sum(_numbers(entry) for entry in header["tensors"])
-    if len(symbols) != numbers:
-        raise HeaderError(
-            "tensors", f"lists shapes of {numbers} numbers; the payload's codes hold {len(symbols)}"
-        )
-    bits = sum(count * lengths[symbol] for symbol, count in Counter(symbols).items())
-    if (bits + 7) // 8 != size:
-        raise BitstreamError(
-            f"the payload holds {size} bytes of codes, its symbols fill {(bits + 7) // 8}: "
-            "the prelude's payload length or the header's 'stats_bytes' is wrong"
-        )
-
-
-def _check_part(path: str, entry: dict, symbols, minimum, scale) -> None:
-    top = int(symbols.max())
-    if top >= 2 ** entry["bits"]:
-        allowed = f"{top.bit_length()} or more: the symbols of {entry['name']!r} reach {top}"
-        raise _holds(f"{path}.bits", entry["bits"], allowed)
-    if not (minimum.isfinite().all() and scale.isfinite().all() and (scale > 0).all()):
-        raise HeaderError(
-            path,
-            f"({entry['name']!r}) has min/scale values in the payload that are not finite, or "
-            "a scale <= 0; allowed: finite values, scales > 0 (as quantize writes them)",
-        )
-
-
-@contextmanager
-def _safety_net(stage: str):
-    """Below the checks, a net: whatever a stage raises comes out as a BitstreamError, so an
-    error the checks missed still reads as a bad file (and says so). Running out of memory
-    is left alone: that is the machine's, not the file's."""
-    try:
-        yield
-    except (BitstreamError, MemoryError, torch.cuda.OutOfMemoryError):
-        raise
-    except Exception as error:
-        raise BitstreamError(
-            f"{stage} failed although the file passed every check ({type(error).__name__}: {error})"
-        ) from error
-
-
-def _assign(kind: ModelKind, config, network: nn.Module, parts: dict[str, Quantized]):
-    """(the meta-built part holding the file's dequantized weights, the per-frame tensors).
-    load_state_dict's assign makes the weights the part's own tensors, so nothing is
-    allocated that the payload does not hold, not even the encoder some builders make on
-    the way. A kind whose part keeps state the file does not (left on meta) is built for real."""
-    weights = {n: q.dequantize() for n, q in parts.items() if n not in kind.per_frame}
-    network.load_state_dict(weights, assign=True)
-    if any(x.is_meta for x in chain(network.parameters(), network.buffers())):
-        network = kind.build(config)
-        network.load_state_dict(weights)
-    return network, tuple(parts[name].dequantize() for name in kind.per_frame)
 
 
 def decode_model(data: bytes, device="cpu") -> tuple[str, nn.Module, object, int]:
@@ -1473,6 +1128,8 @@ print(
 # ### Quality against bits, from real files
 #
 # Each point is an encoded file: its PSNR from the decoded frames, its bpp from its length.
+# The sweep runs first and prints nothing (it also writes the 10 %-pruned model with 6-bit
+# weights, for a prediction): its numbers come after the prediction.
 
 # %%
 weight_sweep = {}
@@ -1489,7 +1146,47 @@ for bits in (4, 5, 6, 7, 8):
         bits_per_pixel(len(blob), frames, height, width),
         psnr(decode(blob, device), video).mean().item(),
     )
+six_bit_file = encode(chosen, chosen_embeddings, weight_bits=6, embed_bits=6)
+file_sizes = {8: len(data), 6: len(six_bit_file)}  # bytes, weights at 8 or 6 bits
 
+# %% [markdown]
+# ### Predict: 6-bit weights instead of 8
+#
+# The file written above (`data`) holds 8-bit weights and 6-bit embeddings. The same model
+# with 6-bit weights (the embeddings still at 6 bits): what fraction of the 8-bit file's size
+# is its file? Set `predicted_ratio` before you read on. Think of what two bits fewer do to
+# fixed-length codes, to Huffman's codes (which follow how often each symbol occurs), to the
+# header with its table of code lengths, and to what does not change.
+
+# %%
+### BEGIN SOLUTION
+# Fixed-length codes would give 6/8 = 0.75. Huffman spends about 7.3 bits on an 8-bit weight
+# (it saves some 8 %); a grid 4 times coarser costs about 2 bits less a symbol, and the code
+# table shrinks with the symbols: a little below 0.75.
+predicted_ratio = 0.72
+### END SOLUTION
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("predicted_ratio"):
+    measured = file_sizes[6] / file_sizes[8]
+    if abs(predicted_ratio - measured) > 0.05:
+        why = (
+            "each weight does cost fewer bits on a coarser grid: fewer levels, fewer distinct "
+            "symbols, and shorter codes for them"
+            if predicted_ratio > measured
+            else "two bits fewer cut the number of levels by 4, but not the bits per symbol: "
+            "Huffman's code for each symbol shortens by about a bit per bit removed"
+        )
+        wrong(f"you predicted {predicted_ratio:.2f}, the files measure {measured:.3f}: {why}")
+    right(
+        f"predicted {predicted_ratio:.2f}, measured {measured:.3f} "
+        f"({file_sizes[8]} -> {file_sizes[6]} bytes). Fixed-length codes would "
+        "give 0.75; Huffman's codes track how often the symbols occur, about a bit shorter for "
+        "each bit removed, and the code table shrinks with the number of symbols"
+    )
+
+# %%
 fig, axes = plt.subplots(1, 2, figsize=(9, 3))
 for ax, sweep, what in zip(
     axes, (weight_sweep, embed_sweep), ("weight bits (embeddings 8)", "embedding bits (weights 8)")
@@ -1551,11 +1248,13 @@ for bits in (4, 6, 8):
 # %% [markdown]
 # ### Exercise: bpp the papers' way
 #
-# Write `paper_bpp(data)`: from a file's header (`read_header`) and the same quantization
-# (`quantize_model`), count only the Huffman payload bits (`huffman_bits` over all symbols with
-# the header's code lengths) plus 16 bits per min/scale value, divided by T * H * W.
+# Write `paper_bpp(data, model, embeddings)`: from a file's header (`read_header`) and the
+# same quantization (`quantize_model`), count only the Huffman payload bits (`huffman_bits`
+# over all symbols with the header's code lengths) plus 16 bits per min/scale value, divided
+# by T * H * W.
 
 # %%
+from nerv_lessons.bitstream import quantize_model, read_header
 from nerv_lessons.compress import huffman_bits
 
 
@@ -1573,25 +1272,32 @@ def paper_bpp(data, model, embeddings, weight_bits=8, embed_bits=6):
 
 # %%
 # Check: says right or wrong, and why.
-header, payload = read_header(data)
-coded_bits = 8 * (len(payload) - header["stats_bytes"])  # the Huffman payload, padded to bytes
-stat_values = sum(
-    2 * (1 if e["axis"] is None else math.prod(e["shape"]) // e["shape"][e["axis"]])
-    for e in header["tensors"]
-)
-expected = (coded_bits + 16 * stat_values) / (frames * height * width)
-got = paper_bpp(data, chosen, chosen_embeddings)
-# The coded payload is padded to whole bytes after the end marker: allow two bytes of slack.
-if abs(got - expected) * frames * height * width > 16:
-    raise AssertionError(
-        f"paper_bpp gives {got:.5f}, expected {expected:.5f}: count the Huffman bits of every "
-        "symbol (weights and embeddings) plus 16 per min and per scale, over T*H*W"
+with exercise("paper_bpp"):
+    from nerv_lessons.bitstream import read_header
+
+    header, payload = read_header(data)
+    pixels = header["frames"] * header["height"] * header["width"]
+    coded_bits = 8 * (len(payload) - header["stats_bytes"])  # the Huffman codes, whole bytes
+    stat_values = sum(
+        2 * (1 if e["axis"] is None else math.prod(e["shape"]) // e["shape"][e["axis"]])
+        for e in header["tensors"]
     )
-print(
-    f"Right: the papers' accounting gives {got:.4f} bpp, the whole file {file_bpp:.4f} bpp "
-    f"({1 - got / file_bpp:.0%} of the file is the header with its table, the extra 16 bits "
-    "of each per-tensor min/scale, the checksum and padding)"
-)
+    expected = (coded_bits + 16 * stat_values) / pixels
+    whole = 8 * len(data) / pixels
+    got = paper_bpp(data, chosen, chosen_embeddings)
+    # The codes are padded to whole bytes after the end marker: allow two bytes of slack.
+    if abs(got - expected) * pixels > 16:
+        wrong(
+            f"paper_bpp gives {got:.5f} bpp, expected {expected:.5f} (the whole file is "
+            f"{whole:.5f}): the papers count two things only, each at its own price per "
+            "number; check which parts of the file your count includes"
+        )
+    right(
+        f"the papers' accounting gives {got:.4f} bpp, the whole file {whole:.4f} bpp "
+        f"({1 - got / whole:.0%} of the file is the header with its table, the extra 16 bits "
+        "of each per-tensor min/scale, the checksum and padding)"
+    )
+
 
 # %%
 header, payload = read_header(data)
@@ -1655,6 +1361,14 @@ FRAME_RATE = 25  # pinned: rate control depends a little on the frame rate
 PIXEL_FORMATS = ("yuv420p", "yuv444p")
 
 
+# %% [markdown]
+# Then the plumbing (folded: click to show): which ffmpeg binary to use (imageio-ffmpeg's,
+# else the system's, checked for the encoder), running it, and `ffmpeg_decode_seconds`,
+# which times ffmpeg's decoding for `benchmarks/decode_speed.py`.
+
+
+# %% cellView="form" jupyter={"source_hidden": true}
+#| export codecs
 def ffmpeg_candidates() -> list[str]:
     """The ffmpeg binaries to try, in order: imageio-ffmpeg's, then the system's (PATH)."""
     found = []
@@ -1723,6 +1437,34 @@ def _run(command: list[str], stdin: bytes | None = None) -> bytes:
     return result.stdout
 
 
+def ffmpeg_decode_seconds(
+    data: bytes, codec: str, threads: int = 1, loops: int = 1, ffmpeg=None
+) -> float:
+    """ffmpeg's own time to decode a stream `loops` times over (`-benchmark` rtime, process
+    start excluded), as the HNeRV paper's `ffmpeg -threads N -i video -f null -benchmark -`.
+    A raw stream repeated is a longer valid stream: loop a short clip, since rtime has
+    millisecond resolution."""
+    ffmpeg = find_ffmpeg(ffmpeg)
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"video{CODECS[codec][2]}"
+        path.write_bytes(data * loops)
+        command = [ffmpeg, "-hide_banner", "-benchmark", "-threads", str(threads)]
+        command += ["-f", CODECS[codec][1], "-i", str(path)]
+        command += ["-f", "null", "-"]
+        result = subprocess.run(command, capture_output=True, text=True)
+    found = re.search(r"rtime=([0-9.]+)s", result.stderr)
+    if result.returncode != 0 or found is None:
+        raise RuntimeError(f"ffmpeg decoding failed: {result.stderr.strip()[-300:]}")
+    return float(found.group(1))
+
+
+# %% [markdown]
+# The codec itself: frames to rgb24 bytes, through ffmpeg to a raw H.264/H.265 stream at a
+# CRF, and back; `codec_point` measures one file.
+
+
+# %%
+#| export codecs
 def to_rgb24(frames: torch.Tensor) -> bytes:
     """T x 3 x H x W floats in [0, 1] -> the bytes of T frames of H x W x RGB, 8 bits each."""
     check_frames(frames)
@@ -1824,27 +1566,6 @@ def colour_ceiling(frames: torch.Tensor, pix_fmt: str = "yuv420p", ffmpeg=None) 
     return codec_point(frames, "h264", None, pix_fmt, ffmpeg)["psnr"]
 
 
-def ffmpeg_decode_seconds(
-    data: bytes, codec: str, threads: int = 1, loops: int = 1, ffmpeg=None
-) -> float:
-    """ffmpeg's own time to decode a stream `loops` times over (`-benchmark` rtime, process
-    start excluded), as the HNeRV paper's `ffmpeg -threads N -i video -f null -benchmark -`.
-    A raw stream repeated is a longer valid stream: loop a short clip, since rtime has
-    millisecond resolution."""
-    ffmpeg = find_ffmpeg(ffmpeg)
-    with tempfile.TemporaryDirectory() as folder:
-        path = Path(folder) / f"video{CODECS[codec][2]}"
-        path.write_bytes(data * loops)
-        command = [ffmpeg, "-hide_banner", "-benchmark", "-threads", str(threads)]
-        command += ["-f", CODECS[codec][1], "-i", str(path)]
-        command += ["-f", "null", "-"]
-        result = subprocess.run(command, capture_output=True, text=True)
-    found = re.search(r"rtime=([0-9.]+)s", result.stderr)
-    if result.returncode != 0 or found is None:
-        raise RuntimeError(f"ffmpeg decoding failed: {result.stderr.strip()[-300:]}")
-    return float(found.group(1))
-
-
 # %% [markdown]
 # First the ceilings that the colour format alone sets, at this scale's frame size:
 
@@ -1903,6 +1624,81 @@ for codec in ("h264", "h265"):
 # needs 10 % fewer bits than the anchor for the same quality, on average over that range.
 # `method="piecewise"` joins the measured points with straight lines instead of fitting a
 # cubic: the same integral, with nothing fitted between the points.
+
+
+# %% [markdown]
+# ### Exercise: BD-rate through straight lines
+#
+# Write `bd_rate_by_lines(anchor_rates, anchor_psnr, test_rates, test_psnr)`, the piecewise
+# BD-rate in percent: each curve is log(rate) against PSNR, its points (sorted by PSNR) joined
+# by straight lines (`np.interp` draws them); take the mean gap, test minus anchor, over the
+# PSNR range both curves cover (the mean over a fine, even grid of PSNR values is close
+# enough); turn that mean log gap back into a rate ratio, and the ratio into percent. The
+# check begins with a known pair: a curve whose rates are all 0.8 times the anchor's.
+
+
+# %%
+def bd_rate_by_lines(anchor_rates, anchor_psnr, test_rates, test_psnr) -> float:
+    """Piecewise-linear BD-rate of the test curve against the anchor, in percent."""
+    ### BEGIN SOLUTION
+    curves = []
+    for rates, quality in ((anchor_rates, anchor_psnr), (test_rates, test_psnr)):
+        order = np.argsort(quality)
+        curves.append((np.asarray(quality, float)[order], np.log(np.asarray(rates, float))[order]))
+    low = max(quality[0] for quality, _ in curves)
+    high = min(quality[-1] for quality, _ in curves)
+    grid = np.linspace(low, high, 2001)
+    anchor, test = (np.interp(grid, quality, logs) for quality, logs in curves)
+    return float((np.exp(np.mean(test - anchor)) - 1) * 100)
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("bd_rate_by_lines"):
+    from nerv_lessons.codecs import bd_rate
+
+    rates, psnrs = [0.05, 0.1, 0.2, 0.4, 0.8], [28.0, 31.0, 33.5, 35.5, 37.0]
+    other = ([0.07, 0.09, 0.26, 0.5, 1.1], [29.0, 30.5, 34.8, 36.1, 38.5])
+    cases = {  # what, (anchor rates, anchor PSNR, test rates, test PSNR), expected BD-rate
+        "rates 0.8 times the anchor's": ((rates, psnrs, [0.8 * r for r in rates], psnrs), -20.0),
+        "rates 1.25 times the anchor's": ((rates, psnrs, [1.25 * r for r in rates], psnrs), 25.0),
+        "0.8 times, and one more test point at 0.01 bpp, 20 dB": (
+            (rates, psnrs, [0.01] + [0.8 * r for r in rates], [20.0, *psnrs]),
+            -20.0,
+        ),
+        "two curves of other shapes": (
+            (rates, psnrs, *other),
+            bd_rate(rates, psnrs, *other, method="piecewise"),
+        ),
+    }
+    for what, (curves, expected) in cases.items():
+        try:
+            got = float(bd_rate_by_lines(*curves))
+        except (NotImplementedError, NameError):
+            raise
+        except Exception as error:  # a broken answer is a wrong one: say what broke
+            wrong(f"{what}: bd_rate_by_lines raised {type(error).__name__}: {error}")
+        if abs(got - expected) > 0.1:
+            hints = {
+                "rates 0.8 times the anchor's": "a test curve that needs 0.8 times the anchor's "
+                "bits at every quality saves 20 %: BD-rate is in percent, negative when the test "
+                "needs fewer bits",
+                "rates 1.25 times the anchor's": "a test curve that needs a quarter more bits at "
+                "every quality costs 25 % more, whichever curve is the anchor",
+                "0.8 times, and one more test point at 0.01 bpp, 20 dB": "the new point lies below "
+                "the anchor's lowest PSNR, where there is nothing to compare: only the range both "
+                "curves cover counts",
+                "two curves of other shapes": "a fixed ratio is the same in rate and in log rate, "
+                "but these curves differ by different ratios at different PSNRs: which mean "
+                "turns back into one ratio?",
+            }
+            wrong(f"{what}: got {got:+.2f} %, expected {expected:+.2f} %. {hints[what]}")
+    right(
+        f"{cases['two curves of other shapes'][1]:+.2f} % on the last pair, as the package's "
+        "bd_rate(..., method='piecewise'); the mean of log(rate) over the shared PSNR range is "
+        "what turns a whole curve into one rate ratio"
+    )
 
 
 # %%
@@ -2108,6 +1904,12 @@ def seed_bd_rates(points: list[dict], anchor: str, test: str, metric="psnr", met
     return rates
 
 
+# %% [markdown]
+# The points are saved as CSV for lesson 10 (folded: `save_points` and `load_points`).
+
+
+# %% cellView="form" jupyter={"source_hidden": true}
+#| export rate_distortion
 def save_points(points: list[dict], path: str | Path) -> Path:
     """The points as CSV, one file a line (readable by pandas and by eye)."""
     path = Path(path)
@@ -2333,9 +2135,9 @@ print(
 # paper's 640x1280 frames and an untrained HNeRV 1.5M with r = 1.5 (speed does not depend on
 # training). This cell reads the CPU results it wrote (it does not run it) and sets them
 # beside the paper's Table 12, which times HNeRV on an RTX 2080 Ti GPU and the codecs on 4
-# Xeon threads.
+# Xeon threads (folded: the cell parses the benchmark's text report; its output is below).
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 import re
 from pathlib import Path
 
@@ -2386,15 +2188,20 @@ else:
 # %% [markdown]
 # ## Summary
 #
-# - Prune (sparsity = fraction zeroed), fine-tune, quantize (error <= scale / 2) and
+# - The idea fits in a few lines: a grid of 2^b levels from a tensor's min to its max (error
+#   <= step / 2), and Huffman's code lengths from merging the two rarest groups of symbols;
+#   the file stores only the lengths, since the canonical code is rebuilt from them.
+# - Prune (sparsity = fraction zeroed), fine-tune, quantize (per tensor or along an axis) and
 #   Huffman-code: each step cuts bits; the file holds header, tables and payload with a CRC.
 # - The decoder trusts nothing: the CRC catches damage, and a header that lies (checked
 #   against a table of fields, the payload, and the model its config builds on the meta
 #   device) is refused before any work, with a `HeaderError` that names the field.
 # - `encode`/`decode` round-trip bit-exactly; bpp is the file's length, which the papers'
 #   accounting (no header, no table, 16-bit min/scale) undercounts. NeRV, HNeRV, HNeRV with
-#   residual blocks and the two-stream model are registered kinds; `encode` refuses a model
-#   that its stored config would not rebuild.
+#   residual blocks, RC-HNeRV and the two-stream model are registered kinds; `encode` refuses
+#   a model that its stored config would not rebuild. 6-bit weights instead of 8 leave 0.72
+#   of the file at quick scale, less than fixed-length codes' 6/8: Huffman's codes follow how
+#   often the symbols occur (the prediction above).
 # - Rate-distortion from real files (`rate_distortion`): HNeRV's PSNR is above its NeRV's at
 #   every size, beyond the noise at some sizes (judged per size over 3 seeds); BD-rate two ways,
 #   Bjontegaard's cubic and piecewise,

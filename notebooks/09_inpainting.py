@@ -21,7 +21,8 @@
 # Cover parts of every frame, train HNeRV only on the pixels you can still see, and ask it
 # what was under the holes. The HNeRV paper (Table 7) does this with five fixed 50x50 boxes:
 # the encoder sees the masked frame, the loss skips the holes, and the decoder, which has to
-# draw whole frames, fills them from what it learned elsewhere. This lesson builds the module
+# draw whole frames, fills them from what it learned elsewhere. The lesson first does that
+# by hand (one hole, a loss you write, a 20-line training loop), then builds the module
 # `inpaint` (masks, fill-ins, scores) and trains through lesson 03's `train` with a mask.
 
 # %%
@@ -38,11 +39,13 @@ if "google.colab" in sys.modules:
 
 # %%
 # %config InlineBackend.figure_formats = ["jpeg"]
+import math
 import time
 
 import matplotlib.pyplot as plt
 import torch
 
+from nerv_lessons._exercises import exercise, right, wrong
 from nerv_lessons.data import load_clip
 from nerv_lessons.scales import start_lesson
 
@@ -50,16 +53,268 @@ scale, device = start_lesson()
 notebook_start = time.perf_counter()
 
 # %% [markdown]
+# ## The idea: a loss that skips the holes
+#
+# Hide a box in every frame of the clip by hand. A mask is a tensor like the video,
+# (T, 1, H, W), with **1 = known pixel, 0 = hole** (the paper writes the loss as
+# (1 - M) * loss with M = 1 on the holes; our `known` is its 1 - M). The model's input is the
+# masked frame, holes black, so it never sees what is under them.
+
+# %%
+from nerv_lessons.viz import to_image
+
+video = load_clip(scale, device)
+frames, height, width = scale.frames, scale.height, scale.width
+hand_known = torch.ones(frames, 1, height, width, device=device)
+box_h, box_w = height // 4, width // 4  # one hole at the centre, a quarter of each side
+top, left = (height - box_h) // 2, (width - box_w) // 2
+hand_known[..., top : top + box_h, left : left + box_w] = 0
+hand_masked = video * hand_known  # what the encoder sees
+print(
+    f"{frames} frames of {height}x{width}; a {box_h}x{box_w} hole hides "
+    f"{1 - hand_known.mean():.2%} of each frame"
+)
+
+# %% [markdown]
+# ### Exercise: the masked loss
+#
+# Training must not reward or punish what the model draws in the hole: nobody knows what is
+# there. Write `masked_mse(pred, target, known)`: the mean squared error over the known pixels
+# only, with `pred` and `target` (B, 3, H, W) and `known` (B, 1, H, W). A hole adds nothing to
+# the mean, not even a zero. The check compares it with the package's masked loss (lesson 03's
+# `l2_loss(pred, target, known)`, which `train(..., mask=known)` uses) on a small input, and
+# checks that a hole's pixels get no gradient.
+
+
+# %%
+def masked_mse(pred: torch.Tensor, target: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+    """Mean of (pred - target)^2 over the known values (known = 1), as a 0-dim tensor."""
+    ### BEGIN SOLUTION
+    errors = (pred - target) ** 2 * known
+    return errors.sum() / known.expand_as(errors).sum()
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("masked_mse"):
+    from nerv_lessons.train import l2_loss
+
+    generator = torch.Generator().manual_seed(0)
+    pred = torch.rand(2, 3, 6, 8, generator=generator, requires_grad=True)
+    target = torch.rand(2, 3, 6, 8, generator=generator)
+    known = (torch.rand(2, 1, 6, 8, generator=generator) > 0.3).float()
+    got, expected = masked_mse(pred, target, known), l2_loss(pred, target, known)
+    if not torch.is_tensor(got) or got.dim() != 0:
+        wrong(f"masked_mse returned {got!r}: return one number as a 0-dim tensor, so it can train")
+    if not got.requires_grad:
+        wrong("the loss has no gradient: compute it from pred with torch operations")
+    got.backward()
+    hole_grad = pred.grad * (1 - known)
+    if hole_grad.abs().max() > 0:
+        wrong(
+            "a pixel in a hole gets a gradient from your loss, so training would still pull "
+            "the hole towards the (unknown) target there: leave the holes out of the error"
+        )
+    if not torch.allclose(got, expected):
+        ratio = (got / expected).item()
+        fraction = known.mean().item()
+        if abs(ratio - fraction) < 1e-3:
+            why = (
+                f"yours is the package's times the known fraction ({fraction:.2f}): you "
+                "average over every pixel, holes included (HNeRV's code does that; the mean "
+                "of the known values does not)"
+            )
+        elif abs(ratio - 3) < 1e-3:
+            why = "yours is 3x the package's: a known pixel holds a value in each channel"
+        else:
+            why = f"yours is {ratio:.3f}x the package's"
+        wrong(
+            f"masked_mse = {got.item():.5f}, l2_loss(pred, target, known) = {expected:.5f}: {why}"
+        )
+    right(
+        f"the mean over the {int(known.sum()) * 3} known values of {pred.numel()}: "
+        f"{got.item():.5f}, the package's l2_loss with a mask, and the holes get no gradient."
+    )
+
+# %% [markdown]
+# ### The training loop, by hand
+#
+# A masked fit is any fit whose loss skips the holes. Twenty lines: Adam with HNeRV's lr and
+# betas, lesson 03's warm-up and cosine `lr_factor`, a shuffled order from a seed, and the
+# package's masked loss (`l2_loss` with `known`: what you wrote above). The model is lesson
+# 04's HNeRV at this scale's size, trained on the clip with our one hole for a twelfth of the
+# scale's epochs, one frame a step (HNeRV's recipe takes 2; one is more steps for the same
+# work, so a few seconds go further).
+
+
+# %%
+from nerv_lessons.hnerv import HNeRV, hnerv_budget
+from nerv_lessons.scales import seed_everything
+from nerv_lessons.train import TrainConfig, l2_loss, lr_factor
+
+recipe = TrainConfig.hnerv(scale, progress=False)
+
+
+def fit_masked(model, inputs, targets, known, epochs, lr, batch_size=1, seed=0):
+    """Fit model(inputs[i]) to targets[i] on the known pixels only; the loss of each epoch."""
+    optimizer = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.999))
+    steps = epochs * math.ceil(len(inputs) / batch_size)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda step: lr_factor(min(step, steps - 1), steps, warmup=0.1)
+    )
+    order = torch.Generator().manual_seed(seed)
+    losses = []
+    for _ in range(epochs):
+        epoch = []
+        for batch in torch.randperm(len(inputs), generator=order).split(batch_size):
+            loss = l2_loss(model(inputs[batch]), targets[batch], known[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            epoch.append(loss.detach())
+        losses.append(torch.stack(epoch).mean().item())
+    return losses
+
+
+def hole_db(model, masked, known):
+    """PSNR in the holes of the whole clip: the package's masked loss with the holes as 'known'."""
+    with torch.no_grad():
+        output = model.eval()(masked)
+    return -10 * math.log10(l2_loss(output, video, 1 - known).item()), output
+
+
+idea_epochs = max(1, scale.epochs // 12)
+hnerv_config = hnerv_budget(scale.model_params, frames, height, width)
+seed_everything(0)
+idea_model = HNeRV(hnerv_config).to(device)
+start = time.perf_counter()
+idea_losses = fit_masked(idea_model, hand_masked, video, hand_known, idea_epochs, recipe.lr)
+hole_db_masked, idea_output = hole_db(idea_model, hand_masked, hand_known)
+hole_db_black = -10 * math.log10(l2_loss(hand_masked, video, 1 - hand_known).item())
+print(
+    f"{idea_epochs} epochs in {time.perf_counter() - start:.1f} s: loss on the known pixels "
+    f"{idea_losses[0]:.4f} -> {idea_losses[-1]:.4f}"
+)
+print(
+    f"PSNR in the hole: HNeRV's guess {hole_db_masked:.2f} dB, the black input "
+    f"{hole_db_black:.2f} dB"
+)
+
+t = frames // 2
+inpainted_by_hand = torch.where(hand_known > 0, video, idea_output)  # HNeRV only in the hole
+figure, axes = plt.subplots(1, 4, figsize=(14, 3.5 * height / width + 0.6))
+panels = {
+    f"masked input, frame {t}": hand_masked[t],
+    f"HNeRV's output, {idea_epochs} epochs": idea_output[t],
+    "known pixels + HNeRV in the hole": inpainted_by_hand[t],
+    "original": video[t],
+}
+for axis, (title, frame) in zip(axes, panels.items()):
+    axis.imshow(to_image(frame))
+    axis.set_title(title, fontsize=9)
+    axis.axis("off")
+figure.tight_layout()
+plt.show()
+
+# %% [markdown]
+# The same loop is the package's `train(model, video, config, model_input, mask=known)`:
+# from the same initial weights and seed, on a small input (4 frames, 2 epochs, a frame a step,
+# on the CPU, where both draw the same shuffled order), the two give the same loss curve.
+
+# %%
+import copy
+from dataclasses import replace
+
+from nerv_lessons.train import train
+
+small = video[:4].cpu()
+small_known, small_masked = hand_known[:4].cpu(), hand_masked[:4].cpu()
+seed_everything(0)
+ours = HNeRV(hnerv_budget(scale.model_params, 4, height, width))
+package = copy.deepcopy(ours)
+our_losses = fit_masked(ours, small_masked, small, small_known, 2, recipe.lr)
+small_recipe = replace(recipe, epochs=2, batch_size=1, channels_last=False)  # as ours
+frames_seen = lambda _video, indices: small_masked[indices]  # noqa: E731  (the masked frames)
+package_losses = train(package, small, small_recipe, frames_seen, mask=small_known)
+torch.testing.assert_close(torch.tensor(our_losses), torch.tensor(package_losses["loss"]))
+print(f"same loss curve: ours {our_losses}, train's {package_losses['loss']}")
+
+# %% [markdown]
+# What `train` adds, one line each: the clip and the mask stay on the device and the order is
+# drawn there; bf16 autocast on CUDA; the channels-last layout (faster); a check of the mask
+# (shape, device, 0s and 1s, no empty frame); a stop with a lower lr to try when the loss
+# turns NaN, checked every `log_every` steps; the training PSNR on the known pixels, the lr
+# and the time per epoch; a progress bar.
+#
+# ### Exercise: change one thing and predict
+#
+# Forget the mask. Train the same model, from the same weights, with the same loop, on the
+# same masked input, but with the masked clip as the target and every pixel counted (what a
+# fit that ignores the holes does). The next cell has already done it (its result is kept for
+# the check). Will its PSNR in the hole be `"higher"`, `"about the same"` (within 1 dB) or
+# `"lower"` than the masked fit's above? Set `prediction`, then run the check.
+
+# %%
+seed_everything(0)
+unmasked_model = HNeRV(hnerv_config).to(device)
+fit_masked(
+    unmasked_model, hand_masked, hand_masked, torch.ones_like(hand_known), idea_epochs, recipe.lr
+)
+hole_db_unmasked, unmasked_output = hole_db(unmasked_model, hand_masked, hand_known)
+
+# %%
+### BEGIN SOLUTION
+prediction = "lower"
+### END SOLUTION
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("prediction"):
+    choices = ("higher", "about the same", "lower")
+    if prediction not in choices:
+        wrong(f"prediction is {prediction!r}: set it to one of {choices}")
+    gap = hole_db_unmasked - hole_db_masked
+    measured = "higher" if gap > 1 else "lower" if gap < -1 else "about the same"
+    print(
+        f"PSNR in the hole: with the mask {hole_db_masked:.2f} dB, without it "
+        f"{hole_db_unmasked:.2f} dB ({measured}); the black input {hole_db_black:.2f} dB"
+    )
+    if prediction != measured:
+        wrong(
+            f"it came out {measured} ({gap:+.2f} dB): what does a loss over every pixel of the "
+            "masked clip ask the model to draw where the hole is?"
+        )
+    right(
+        "counted in the loss, the black hole is a target like any other pixel, so the model "
+        "learns to draw it; with the mask, nothing asks for black there and the decoder fills "
+        "the hole from what it learned elsewhere."
+    )
+
+# %% [markdown]
+# What each fit drew in the hole, pasted among the known pixels (the same frame as above):
+
+# %%
+figure, axes = plt.subplots(1, 2, figsize=(9, 4.5 * height / width + 0.6))
+fits_by_hand = {"with the mask": idea_output, "without the mask": unmasked_output}
+for axis, (title, output) in zip(axes, fits_by_hand.items()):
+    axis.imshow(to_image(torch.where(hand_known > 0, video, output)[t]))
+    axis.set_title(f"{title}, {idea_epochs} epochs", fontsize=9)
+    axis.axis("off")
+figure.tight_layout()
+plt.show()
+
+
+# %% [markdown]
 # ## Masks are data
 #
-# A mask is a tensor like the video, (T, 1, H, W), with **1 = known pixel, 0 = hole**. (The
-# paper writes the loss as (1 - M) * loss with M = 1 on the holes; our `known` is its 1 - M.)
-#
-# The paper's boxes are 50x50 pixels, one at the centre and one at each quarter point
-# (H/4 or 3H/4, W/4 or 3W/4). The paper masks DAVIS at 960x1920; we mask Bunny, whose
-# paper-scale crop is 640 pixels high, so our box is 50/640 of the frame's height at every
-# scale: 50 pixels at 640x1280, 25 at 320x640, 6 at 80x160 (rounded half up). Table 7's boxes
-# are 50/960 of its height, so ours hide a larger share of the frame (worked out below).
+# Now the package's version, from the masks up. The paper's boxes are 50x50 pixels, one at
+# the centre and one at each quarter point (H/4 or 3H/4, W/4 or 3W/4). The paper masks DAVIS
+# at 960x1920; we mask Bunny, whose paper-scale crop is 640 pixels high, so our box is 50/640
+# of the frame's height at every scale: 50 pixels at 640x1280, 25 at 320x640, 6 at 80x160
+# (rounded half up). Table 7's boxes are 50/960 of its height, so ours hide a larger share of
+# the frame (worked out below).
 #
 # The second kind of mask is free-form: a few blobs, each the union of four discs, that
 # glide across the frame, drawn from a seed.
@@ -142,9 +397,11 @@ def box_mask(frames: int, height: int, width: int, size: int | None = None) -> t
 # The free-form masks move: each blob glides on a straight line from a random start to a
 # random end, staying inside the frame, so a pixel hidden in one frame is often visible in
 # another. That is exactly what a non-learned fill-in can exploit, and the fixed boxes deny it.
+# The blobs' geometry (four discs each, a margin that keeps them inside, bad sizes refused)
+# is folded: click to show.
 
 
-# %%
+# %% cellView="form" jupyter={"source_hidden": true}
 #| export inpaint
 def object_masks(
     frames: int, height: int, width: int, objects: int = 2, radius: float = 0.12, seed: int = 0
@@ -182,6 +439,13 @@ def object_masks(
     return (~hole).float().unsqueeze(1)
 
 
+# %% [markdown]
+# What the encoder sees is the masked clip, holes black (as our `hand_masked` above), and a
+# `model_input` for `train` hands it the masked frames whatever the target is.
+
+
+# %%
+#| export inpaint
 def apply_mask(video: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
     """The masked clip the encoder sees: known pixels kept, holes black (the reference code's)."""
     check_frames(video, "video")
@@ -206,8 +470,6 @@ def masked_input(masked: torch.Tensor) -> Callable[[torch.Tensor, torch.Tensor],
 # %%
 from nerv_lessons.viz import frame_grid
 
-video = load_clip(scale, device)
-frames, height, width = scale.frames, scale.height, scale.width
 masks = {
     "boxes": box_mask(frames, height, width).to(device),
     "objects": object_masks(frames, height, width, seed=0).to(device),
@@ -239,6 +501,91 @@ plt.show()
 # from the nearest frame in time where that pixel is visible; pixels hidden in every frame
 # (the fixed boxes!) are then filled from space, ring by ring from the hole's edge inwards,
 # each new pixel the average of its known neighbours.
+#
+# ### Exercise: the fill from time
+#
+# Write the first half, `fill_from_nearest_frame(video, known)`, with `video` (T, 3, H, W)
+# and `known` (T, 1, H, W). For each hidden pixel of frame t, look 1 frame away, then 2, and
+# so on, and copy the value from the first frame that *shows* that pixel (the earlier one
+# when an earlier and a later frame are equally near). Return the filled clip and a
+# (T, 1, H, W) bool tensor of the pixels now known; a pixel no frame shows stays black (0)
+# and unknown. The whole `video` is passed in, hidden values included, as the package's
+# `fill_in_time` gets it: a fill-in that copies a value no frame shows is cheating. Plain
+# loops over frames are fine. The check compares yours with the package's `fill_in_time`.
+
+
+# %%
+def fill_from_nearest_frame(video: torch.Tensor, known: torch.Tensor):
+    """(filled clip, (T, 1, H, W) bool of the pixels now known): holes from the nearest frame
+    that shows them, the earlier on ties."""
+    ### BEGIN SOLUTION
+    visible = known > 0
+    filled, have = video * visible, visible.clone()
+    for t in range(len(video)):
+        for distance in range(1, len(video)):
+            for source in (t - distance, t + distance):  # the earlier first
+                if 0 <= source < len(video):
+                    take = ~have[t] & visible[source]
+                    filled[t] = torch.where(take, video[source], filled[t])
+                    have[t] |= take
+    return filled, have
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("fill_from_nearest_frame"):
+    from nerv_lessons.inpaint import fill_in_time
+
+    def one_pixel(shown):  # 1x2 frames, value (t + 1) / 10 in frame t; the right pixel shown
+        clip = (torch.arange(len(shown)) + 1.0).view(-1, 1, 1, 1).expand(-1, 3, 1, 2) / 10
+        mask = torch.ones(len(shown), 1, 1, 2)
+        mask[:, 0, 0, 0] = torch.tensor(shown, dtype=torch.float32)
+        return clip.clone(), mask
+
+    cases = {  # what the pixel's visibility over the frames tests
+        "shown in frame 0 only": [1, 0, 0, 0],
+        "shown in the last frame only": [0, 0, 0, 1],
+        "an earlier and a later frame as near": [1, 0, 1, 0],
+        "one frame nearer than the other": [1, 0, 0, 0, 0, 1],
+        "never shown": [0, 0, 0],
+    }
+    for what, shown in cases.items():
+        clip, mask = one_pixel(shown)
+        got_filled, got_have = fill_from_nearest_frame(clip, mask)
+        want_filled, want_have = fill_in_time(clip, mask)
+        if got_have.shape != want_have.shape or not torch.equal(got_have.bool(), want_have):
+            wrong(
+                f"pixel {what} ({shown}): yours marks it known in frames "
+                f"{got_have[:, 0, 0, 0].int().tolist()}, the package in "
+                f"{want_have[:, 0, 0, 0].int().tolist()}: a pixel is known once it is shown or "
+                "copied from a frame that shows it"
+            )
+        if not torch.allclose(got_filled, want_filled):
+            source = [round(v * 10) - 1 for v in want_filled[:, 0, 0, 0].tolist()]
+            yours = [round(v * 10) - 1 for v in got_filled[:, 0, 0, 0].tolist()]
+            wrong(
+                f"pixel {what} ({shown}): each frame's value comes from frame {yours} in "
+                f"yours, {source} in the package's (-1: left black): copy from the nearest "
+                "frame that shows the pixel, the earlier on a tie, and never a hidden value"
+            )
+    generator = torch.Generator().manual_seed(0)
+    clip = torch.rand(7, 3, 5, 6, generator=generator)
+    mask = (torch.rand(7, 1, 5, 6, generator=generator) > 0.6).float()
+    got_filled, got_have = fill_from_nearest_frame(clip, mask)
+    want_filled, want_have = fill_in_time(clip, mask)
+    if not (torch.equal(got_have.bool(), want_have) and torch.allclose(got_filled, want_filled)):
+        wrong("on a random 7-frame clip with 60% holes yours differs from fill_in_time")
+    right(
+        f"the nearest frame that shows the pixel, the earlier on ties: on a random 7-frame clip "
+        f"{mask.mean():.0%} of the pixels shown become {want_have.float().mean():.0%} known, "
+        "as fill_in_time gives; the rest wait for the fill from space."
+    )
+
+# %% [markdown]
+# The package's version does the same one distance at a time for every frame at once
+# (vectorised over the clip), and takes masks with 1 or 3 channels; `fill_in_space` then
+# fills what time could not, and `fill_holes` is the two in a row.
 
 
 # %%
@@ -381,6 +728,13 @@ def build_inpainting(video: torch.Tensor, budget: float, mask: str = "boxes", **
     return Setup(HNeRV(config), model_input, hnerv_size(config, frames), mask=known)
 
 
+# %% [markdown]
+# Folded (click to show): the table's registration, the floors (the masked input, and
+# `fill_holes` on it, for each mask kind) and Table 7's two rows, one per mask kind.
+
+
+# %% cellView="form" jupyter={"source_hidden": true}
+#| export inpaint
 def _floor(kind: str, fill: bool):
     def copy(video: torch.Tensor, seen: torch.Tensor) -> torch.Tensor:
         frames, _, height, width = video.shape
@@ -414,6 +768,25 @@ HNERV_INPAINTING = register(
     )
 )
 
+
+# %% [markdown]
+# The model a row trains, drawn from one forward pass on a masked frame: lesson 04's HNeRV,
+# unchanged; only its input (holes black) and its loss (known pixels) differ.
+
+# %%
+# %config InlineBackend.figure_formats = ["png"]
+from nerv_lessons._diagram import architecture
+
+setup = build_inpainting(video, scale.model_params, mask="boxes")
+first_masked = setup.model_input(video, torch.tensor([0], device=device)).cpu()
+architecture(
+    setup.model,
+    first_masked,
+    expand=("encoder", "decoder"),
+    title=f"HNeRV for inpainting at {scale.name} scale: masked frame in, whole frame out",
+)
+plt.show()
+# %config InlineBackend.figure_formats = ["jpeg"]
 
 # %% [markdown]
 # **The learning rate.** In the Boosting-NeRV code's issue #1, its maintainer reports that
@@ -577,20 +950,20 @@ for name, rows in hole_scores.items():
 # %% [markdown]
 # At the quick scale HNeRV pasted into the holes is ahead of the non-learned fill-in inside
 # the holes for both masks, by under 1 dB on the boxes and about 1.5 dB on the moving
-# objects; the verdicts above say where that is beyond the seeds' noise. It beats the masked
-# input by far. Its raw output is another story: a 0.05M-parameter HNeRV trained for a few
-# hundred steps is blurry everywhere, so
-# on the whole frame it scores below the fill-in for both masks and about the masked input
-# for the boxes. Pasting its output into the holes only, the paper's protocol, is what puts
-# it at the top (on the boxes, level with the fill-in within the noise). The gap to the fill-in is
-# small: at the lesson or paper scale, with
-# larger holes and a better fit, measure it again on a GPU.
+# objects; the verdicts above say where that is beyond the seeds' noise (on the boxes the gap
+# is about the size of the noise, so that verdict is a close call). It beats the masked input
+# by far. Its raw output is another story: a 0.05M-parameter HNeRV trained for a few hundred
+# steps is blurry everywhere, so on the whole frame it scores below the fill-in for both masks
+# and about the masked input for the boxes. Pasting its output into the holes only, the
+# paper's protocol, is what puts it at the top. The gap to the fill-in is small: at the lesson
+# or paper scale, with larger holes and a better fit, measure it again on a GPU.
 #
 # ## Pictures: input, output, original, and the error in the holes
+#
+# Saved as PNG, where JPEG would smear the error inside the small boxes.
 
 # %%
-from nerv_lessons.viz import to_image
-
+# %config InlineBackend.figure_formats = ["png"]
 figure, axes = plt.subplots(len(masks), 4, figsize=(12, len(masks) * (3 * height / width + 0.5)))
 for row, (name, known) in enumerate(masks.items()):
     t = int(hnerv_hole_psnr[name].argmin())  # the frame HNeRV fills worst
@@ -650,41 +1023,18 @@ except RuntimeError as error:
     print(f"train stopped after {time.perf_counter() - start:.1f} s: {error}")
 
 # %% [markdown]
-# ## Exercise: how much of the frame do the boxes hide?
-#
-# Write `boxes_hide(height, width)`: the fraction of a height x width frame that the paper's
-# five boxes hide at that size (side `paper_box_size(height)`, boxes that do not overlap).
-
-
-# %%
-def boxes_hide(height: int, width: int) -> float:
-    """The fraction of the frame under the five boxes."""
-    ### BEGIN SOLUTION
-    side = paper_box_size(height)
-    return 5 * side * side / (height * width)
-    ### END SOLUTION
-
-
-# %%
-# Check: says right or wrong, and why.
-for h, w in [(80, 160), (320, 640), (640, 1280), (480, 960)]:
-    expected = (box_mask(1, h, w) == 0).sum().item() / (h * w)  # counted on the mask
-    got = boxes_hide(h, w)
-    if abs(got - expected) > 1e-12:
-        raise AssertionError(
-            f"boxes_hide({h}, {w}) = {got}, the mask hides {expected}: five boxes of "
-            f"paper_box_size({h}) = {paper_box_size(h)} pixels a side, over H * W pixels"
-        )
-print(f"Right: 5 s^2 / (H W) with s = paper_box_size(H); 640x1280: {boxes_hide(640, 1280):.4%}")
-
-# %% [markdown]
 # ## Summary
 #
+# - Inpainting with a neural representation is a fit whose loss skips the holes: the mean
+#   error over the known pixels only (your `masked_mse`, the package's `l2_loss` with a mask).
+#   Count the holes as black pixels and the model learns to draw them black.
 # - Masks are data: (T, 1, H, W) with 1 = known; the paper's five 50x50 boxes (scaled with the
 #   height) and moving free-form blobs from a seed; the encoder sees the masked frame.
-# - `train(..., mask=known)` counts only known pixels; a non-finite loss stops the run within
-#   `log_every` steps, with the epoch and a lower lr to try (masked HNeRV is reported to
-#   diverge at lr 1e-3).
+# - `train(..., mask=known)` is the 20-line loop plus plumbing; a non-finite loss stops the
+#   run within `log_every` steps, with the epoch and a lower lr to try (masked HNeRV is
+#   reported to diverge at lr 1e-3).
+# - The non-learned fill-in copies each hole from the nearest frame that shows it (your
+#   `fill_from_nearest_frame`, the package's `fill_in_time`), then fills from space.
 # - Score the whole frame as the paper does, but read the PSNR inside the holes, and compare
 #   with a fill-in that needs no learning: time helps only where the holes move.
 

@@ -39,6 +39,7 @@ if "google.colab" in sys.modules:
 
 # %%
 # %config InlineBackend.figure_formats = ["jpeg"]
+import math
 import tempfile
 import time
 from pathlib import Path
@@ -47,6 +48,7 @@ import matplotlib.pyplot as plt
 from IPython.display import Markdown, display
 
 from nerv_lessons import cli
+from nerv_lessons._exercises import exercise, right, wrong
 from nerv_lessons.experiments import (
     Experiment,
     Row,
@@ -155,10 +157,13 @@ mine.show()
 #
 # Return a copy of `MY_TABLE` (`dataclasses.replace`) named `my-nerv-pe-levels-40`, with a
 # third row `NeRV, 40 levels` (the baseline NeRV with `pe_levels` 40) and a second claim,
-# 40 levels > 20 levels. The check runs it with 3 seeds.
+# 40 levels > 20 levels. The check reads your table; the cell after it trains the lesson's
+# own copy of it (not yours), with 3 seeds.
 
 # %%
 from dataclasses import replace
+
+from nerv_lessons.experiments import Experiment, Row
 
 
 def my_experiment() -> Experiment:
@@ -175,24 +180,99 @@ def my_experiment() -> Experiment:
 
 # %%
 # Check: says right or wrong, and why.
-yours = my_experiment()
-rows = {row.label: row for row in yours.rows}
-if yours.name != "my-nerv-pe-levels-40" or set(rows) != {row.label for row in MY_TABLE.rows} | {
-    "NeRV, 40 levels"
-}:
-    raise AssertionError(
-        f"expected the two rows of MY_TABLE plus 'NeRV, 40 levels', named "
-        f"'my-nerv-pe-levels-40'; got {yours.name!r} with rows {list(rows)}"
+with exercise("my_experiment"):
+    from nerv_lessons.experiments import Experiment
+
+    yours = my_experiment()
+    if not isinstance(yours, Experiment):
+        wrong(f"my_experiment() returned a {type(yours).__name__}: return an Experiment")
+    rows = {row.label: row for row in yours.rows}
+    wanted = [row.label for row in MY_TABLE.rows] + ["NeRV, 40 levels"]
+    if yours.name != "my-nerv-pe-levels-40":
+        wrong(
+            f"the table is named {yours.name!r}: a copy keeps its original's name unless you "
+            "give it one, and two tables of one name overwrite each other's results"
+        )
+    if sorted(rows) != sorted(wanted):
+        wrong(f"the rows are {list(rows)}: keep MY_TABLE's two and add 'NeRV, 40 levels'")
+    kept = [rows[row.label] == row for row in MY_TABLE.rows]
+    if not all(kept):
+        wrong(
+            "MY_TABLE's two rows changed in your copy: the 80- and 20-level rows stay as they are"
+        )
+    forty = rows["NeRV, 40 levels"]
+    if forty.model != "baseline_nerv" or forty.changes != {"pe_levels": 40}:
+        wrong(
+            f"the new row trains {forty.model!r} with changes {forty.changes}: the same family "
+            "as MY_TABLE's rows, changed the way its 20-level row is"
+        )
+    if forty.size != 1 or forty.epochs != 1:
+        wrong("the new row trains at another size or epochs than the others: keep the defaults")
+    if yours.recipe != MY_TABLE.recipe:
+        wrong(f"the recipe changed to {yours.recipe!r}: the rows must train alike")
+    claims = set(yours.claims)
+    if ("NeRV, 20 levels", "NeRV, 40 levels") in claims:
+        wrong("a claim reads (better, worse): yours says 20 levels beat 40")
+    if claims != set(MY_TABLE.claims) | {("NeRV, 40 levels", "NeRV, 20 levels")}:
+        wrong(f"the claims are {yours.claims}: keep MY_TABLE's and add 40 levels > 20 levels")
+    right(
+        f"{yours.name}: {len(yours.rows)} rows, {len(yours.claims)} claims; only the new row "
+        "trains, the other two come from the cache."
     )
-forty = rows["NeRV, 40 levels"]
-if forty.model != "baseline_nerv" or forty.changes != {"pe_levels": 40}:
-    raise AssertionError(f"the new row should be baseline_nerv with pe_levels 40, got {forty}")
-if ("NeRV, 40 levels", "NeRV, 20 levels") not in yours.claims:
-    raise AssertionError(f"add the claim ('NeRV, 40 levels', 'NeRV, 20 levels'): {yours.claims}")
-extended = run(yours, scale, seeds=3, device=device)
-print(f"Right: {extended['NeRV, 40 levels']['params']:,} parameters, 3 seeds:")
-for judged in extended.verdicts():
-    print(f"  {judged['better']} > {judged['worse']}: {judged['verdict']}")
+
+# %% [markdown]
+# The lesson's own copy of that table (folded: it is the exercise's answer), trained with
+# 3 seeds through the cache, quietly: its numbers come after the next exercise.
+
+# %% cellView="form" jupyter={"source_hidden": true}
+import contextlib
+import io
+
+FORTY_TABLE = replace(
+    MY_TABLE,
+    name="my-nerv-pe-levels-40",
+    rows=(*MY_TABLE.rows, Row("NeRV, 40 levels", "baseline_nerv", {"pe_levels": 40})),
+    claims=(*MY_TABLE.claims, ("NeRV, 40 levels", "NeRV, 20 levels")),
+)
+with contextlib.redirect_stdout(io.StringIO()):  # quiet until your prediction
+    extended = run(FORTY_TABLE, scale, seeds=3, device=device)
+forty_claim = next(j for j in extended.verdicts() if j["better"] == "NeRV, 40 levels")
+
+# %% [markdown]
+# ### Exercise: predict the new claim
+#
+# At the quick scale, above, 80 levels beat 20 levels by a gap just above the noise of 3
+# seeds. Lesson 05 found that at a small frame count (16 frames here) the fastest of NeRV's
+# 80 levels alias: they vary faster than the frames can sample. 40 levels keep the slower
+# half. Will "NeRV, 40 levels > NeRV, 20 levels" come
+# out `"holds"`, `"within noise"` or `"inverted"` at this scale? Set `prediction`; the check
+# compares it with the table the cell above trained.
+
+# %%
+### BEGIN SOLUTION
+prediction = "holds"
+### END SOLUTION
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("prediction"):
+    choices = ("holds", "within noise", "inverted")
+    if prediction not in choices:
+        wrong(f"prediction is {prediction!r}: set it to one of {choices}")
+    measured = forty_claim["verdict"]
+    print(
+        f"measured: 40 levels > 20 levels: gap {forty_claim['gap']:+.2f} dB, noise "
+        f"{forty_claim['noise']:.2f} dB -> {measured}"
+    )
+    if prediction != measured:
+        wrong(
+            f"it came out {measured!r}: the table below has the two rows' means and their "
+            "spread over the seeds"
+        )
+    right(f"{measured}: the table below has each row's mean and spread over the 3 seeds.")
+
+# %%
+extended.show()
 
 # %% [markdown]
 # ## 4. The committed results, beside the papers
@@ -200,6 +280,92 @@ for judged in extended.verdicts():
 # `Results.save` writes `results/<scale>/<name>.csv` and a JSON sidecar with where the
 # numbers came from. The `report` module reads every saved table at every scale, judges each
 # claim again from the saved means, stds and seeds, and sets ours beside the paper's.
+#
+# ### Exercise: judge a claim
+#
+# A saved table keeps, for each row, the mean PSNR over the seeds, the seeds' standard
+# deviation (blank, read as NaN, for one seed) and the number of seeds. Write
+# `claim_verdict(better, worse)`, the verdict on "better > worse" from two such rows (dicts
+# with `psnr_mean`, `psnr_std`, `seeds`), by the course's rule (lesson 03's `verdict`):
+#
+# - `"too few seeds"` when either row has fewer than 3 seeds, whatever the numbers;
+# - otherwise the noise is twice the standard deviation of the gap between the two means
+#   (the rows' seeds are independent, so their spreads combine as independent errors do);
+# - `"holds"` when the gap is positive and at least the noise, `"inverted"` when it is
+#   negative and at least the noise in size, `"within noise"` otherwise.
+#
+# The check compares yours with the package's `verdict` on made-up rows, then with every
+# verdict the report computes from the committed results.
+
+
+# %%
+def claim_verdict(better: dict, worse: dict) -> str:
+    """'holds', 'inverted', 'within noise' or 'too few seeds' for the claim better > worse."""
+    ### BEGIN SOLUTION
+    if min(better["seeds"], worse["seeds"]) < 3:
+        return "too few seeds"
+    gap = better["psnr_mean"] - worse["psnr_mean"]
+    noise = 2 * math.hypot(better["psnr_std"], worse["psnr_std"])
+    if abs(gap) < noise:
+        return "within noise"
+    return "holds" if gap > 0 else "inverted"
+    ### END SOLUTION
+
+
+# %%
+# Check: says right or wrong, and why.
+with exercise("claim_verdict"):
+    from nerv_lessons.experiments import results_root, verdict
+    from nerv_lessons.report import collect, lines, metric_of
+
+    nan = float("nan")
+    cases = [  # (better), (worse) as (mean, std, seeds), and what a wrong verdict misses
+        ((30.0, 0.3, 3), (28.0, 0.4, 3), "a clear gap holds"),
+        ((28.0, 0.3, 3), (30.0, 0.4, 3), "a gap as far below zero turns the paper's order over"),
+        ((30.0, 0.3, 3), (29.7, 0.4, 3), "a gap smaller than the noise says nothing either way"),
+        ((30.0, 0.3, 5), (29.3, 0.3, 5), "the noise is two standard deviations of the gap"),
+        ((30.0, 0.3, 3), (29.1, 0.3, 3), "independent spreads do not add up directly"),
+        ((31.0, nan, 1), (29.0, nan, 1), "one seed has no spread (NaN compares False)"),
+        ((30.0, 0.3, 2), (29.9, 0.3, 2), "under 3 seeds no verdict, however small the gap"),
+        ((31.0, 0.1, 3), (29.0, 0.1, 2), "both rows need 3 seeds"),
+    ]
+    for better, worse, why in cases:
+        rows = [dict(zip(("psnr_mean", "psnr_std", "seeds"), row)) for row in (better, worse)]
+        got, expected = claim_verdict(*rows), verdict(*rows)[0]
+        if got != expected:
+            wrong(
+                f"{better} > {worse} (mean, std, seeds): yours {got!r}, the package "
+                f"{expected!r}: {why}"
+            )
+
+    def as_saved(row, metric):  # a saved row with its metric as psnr, a blank std as NaN
+        std = row[f"{metric}_std"]
+        return {
+            "psnr_mean": row[f"{metric}_mean"],
+            "psnr_std": nan if std is None else std,
+            "seeds": row["seeds"],
+        }
+
+    found = collect(results_root())
+    reported = {(l["experiment"], l["scale"], l["row"]): l.get("verdict") for l in lines(found)}
+    checked = 0
+    for name, by_scale in found.items():
+        for at, (rows, sidecar) in by_scale.items():
+            by_label = {row["row"]: as_saved(row, metric_of(rows)) for row in rows}
+            for claim in sidecar.get("verdicts", []):
+                label = f"claim: {claim['better']} > {claim['worse']}"
+                got = claim_verdict(by_label[claim["better"]], by_label[claim["worse"]])
+                if got != (theirs := reported[name, at, label]):
+                    wrong(f"{name} at {at}, {label}: yours {got!r}, the report {theirs!r}")
+                checked += 1
+    right(
+        f"the package's verdict on {len(cases)} made-up claims and on all {checked} claims "
+        "of the committed results, at every scale."
+    )
+
+# %% [markdown]
+# The module: `collect` finds the saved tables, `lines` turns them into one line per row and
+# one per claim, judging each claim again with `verdict` (the rule you just wrote).
 
 # %%
 #| export report
@@ -333,6 +499,14 @@ def _for_verdict(row: dict) -> dict:
     return {k: float("nan") if v is None and k.endswith("_std") else v for k, v in row.items()}
 
 
+# %% [markdown]
+# The rest writes those lines out: a Markdown table per experiment (paper | ours at each
+# scale, mean ± std and seeds | ours − paper, then the claims and what produced the numbers)
+# and a CSV. Formatting only, folded: click to show.
+
+
+# %% cellView="form" jupyter={"source_hidden": true}
+#| export report
 def _number(value, digits=2) -> str:
     return "" if value is None else f"{value:.{digits}f}"
 
@@ -596,6 +770,8 @@ for label in dict.fromkeys((line["experiment"], line["row"]) for line in claims)
 #   `nerv-lessons run` is the same from a shell, and the same seed on the same device gives
 #   the same numbers.
 # - A new ablation is a few lines, and its verdict is computed like the papers' tables'.
+# - A verdict is a rule on the saved numbers: "holds" or "inverted" only when the gap of the
+#   means is at least twice its standard deviation, and no verdict under 3 seeds a row.
 # - `nerv-lessons report` sets every committed table, at every scale, beside the paper.
 
 # %%

@@ -552,3 +552,36 @@ def test_a_kind_with_state_the_file_does_not_keep_is_built_for_real():
         assert torch.equal(decode(data), quantized_frames(model, frames=3))
     finally:
         del MODEL_KINDS["buffered-test"]
+
+
+# --- the plumbing modules behind the lesson's code -------------------------------------------
+
+
+def _defined_names(module) -> set[str]:
+    """Public names a module defines at its top level (not the ones it imports)."""
+    import ast
+    import inspect
+
+    names = set()
+    for node in ast.parse(inspect.getsource(module)).body:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign):
+            names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
+            names.add(node.target.id)
+    return {name for name in names if not name.startswith("_")}
+
+
+def test_the_plumbing_public_names_are_the_bitstreams():
+    # Lesson 08 moved the model kinds and the decoder's checks to hand-written modules; every
+    # public name stays importable from nerv_lessons.bitstream, as the very same object (a
+    # kind registered or patched there is the one decode uses).
+    from nerv_lessons import _bitstream_checks, _bitstream_kinds, bitstream
+
+    for module in (_bitstream_checks, _bitstream_kinds):
+        for name in _defined_names(module):
+            assert name in bitstream.__all__, f"{module.__name__}.{name} is not re-exported"
+            assert getattr(bitstream, name) is getattr(module, name), name
+    assert _defined_names(bitstream) <= set(bitstream.__all__)
+    assert all(hasattr(bitstream, name) for name in bitstream.__all__)

@@ -44,6 +44,13 @@ def test_bd_rate_uses_only_the_shared_quality_range():
     assert extended == pytest.approx(-10.0, abs=0.5)
 
 
+def test_piecewise_bd_rate_ignores_points_outside_the_shared_range():
+    # Lesson 08's known pair: rates 0.8 times the anchor's, plus a point below the anchor's
+    # lowest PSNR, where nothing is compared.
+    rates = [0.01] + [0.8 * r for r in RATES]
+    assert bd_rate(RATES, PSNRS, rates, [20.0, *PSNRS], "piecewise") == pytest.approx(-20.0)
+
+
 @pytest.mark.parametrize("method", ["cubic", "piecewise"])
 def test_both_methods_measure_a_pure_rate_scaling_exactly(method):
     scaled = [0.5 * r for r in RATES]

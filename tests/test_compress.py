@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from nerv_lessons.compress import (
+    EOF_SYMBOL,
     canonical_code,
     huffman_bits,
     huffman_decode,
@@ -163,3 +164,28 @@ def test_canonical_code_is_prefix_free():
 def test_huffman_needs_symbols():
     with pytest.raises(ValueError, match="no symbols"):
         huffman_lengths([])
+
+
+def _reference_huffman_bits(counts: dict[int, int]) -> int:
+    """The total length of a Huffman code for these counts, by the textbook merge: every merge
+    of the two rarest groups adds one bit to each symbol in them, i.e. the merged count."""
+    import heapq
+
+    heap = list(counts.values())
+    heapq.heapify(heap)
+    total = 0
+    while len(heap) > 1:
+        merged = heapq.heappop(heap) + heapq.heappop(heap)
+        total += merged
+        heapq.heappush(heap, merged)
+    return total
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_huffman_bits_are_the_smallest_total_any_huffman_code_gives(seed):
+    # Huffman codes of the same counts can differ where counts tie, never in total length:
+    # lesson 08's few-line Huffman and the package's must agree to the bit.
+    generator = torch.Generator().manual_seed(seed)
+    symbols = quantize(torch.randn(3000, generator=generator), 6).symbols.tolist()
+    counts = {s: symbols.count(s) for s in set(symbols)} | {EOF_SYMBOL: 1}
+    assert huffman_bits(symbols, huffman_lengths(symbols)) == _reference_huffman_bits(counts)

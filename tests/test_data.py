@@ -327,3 +327,17 @@ def test_select_frames_takes_every_step_th_frame_and_says_when_the_clip_is_short
     assert select_frames(clip, scale)[:, 0, 0, 0].tolist() == [0.0, 8.0, 16.0]
     with pytest.raises(ValueError, match="need 25"):
         select_frames(clip, replace(scale, frames=4))
+
+
+def test_the_file_readers_are_still_data_names():
+    # The file readers moved to the plumbing module _video_files; data re-imports what was public.
+    from nerv_lessons import _video_files, data
+
+    for name in ("FRAME_SUFFIXES", "image_to_frame"):
+        assert getattr(data, name) is getattr(_video_files, name)
+    grey = torch.full((3, 4, 4), 0.5)
+    assert torch.allclose(data.yuv420_to_rgb(*data.rgb_to_yuv420(grey)), grey, atol=0.5 / 219)
+    with pytest.raises(FileNotFoundError, match="no video at"):
+        data.read_frames("nowhere.mp4")
+    with pytest.raises(ValueError, match="expected H x W x 3"):
+        data.image_to_frame(np.zeros((4, 4), np.uint8), "a grey image")

@@ -12,6 +12,7 @@ from nerv_lessons.data import grid_of, stride_options
 from nerv_lessons.hnerv import (
     PAPER_STRIDES,
     BaselineNeRV,
+    Decoder,
     Encoder,
     HNeRV,
     HNeRVConfig,
@@ -333,6 +334,25 @@ def test_stage_parameters_add_up_and_nerv_blocks_pile_into_the_first():
         assert sum(counts.values()) == count_parameters(decoder)
         shares[name] = counts["block 1"] / sum(counts.values())
     assert shares["nerv"] > 0.7 > 0.1 > shares["hnerv"]
+
+
+def test_the_decoder_is_plain_hnerv_blocks_as_lesson_04_writes_them():
+    """Lesson 04's idea-first decoder (a Sequential of 1x1 conv, [conv k, PixelShuffle, GELU]
+    per stride, 3x3 head) loads into Decoder one tensor for one and draws the same frames."""
+    config = HNeRVConfig(**TINY)
+    torch.manual_seed(0)
+    layers, channels = [torch.nn.Conv2d(4, 16, 1), torch.nn.GELU()], 16
+    for i, s in enumerate(config.strides):
+        k, width = min(1 + 2 * i, 5), max(round(channels / 1.2), 12)
+        layers += [torch.nn.Conv2d(channels, width * s * s, k, padding=k // 2)]
+        layers += [torch.nn.PixelShuffle(s), torch.nn.GELU()]
+        channels = width
+    plain = torch.nn.Sequential(*layers, torch.nn.Conv2d(channels, 3, 3, padding=1))
+    decoder = Decoder(config)
+    decoder.load_state_dict(dict(zip(decoder.state_dict(), plain.state_dict().values())))
+    embedding = torch.randn(3, 4, *config.grid)
+    with torch.no_grad():
+        torch.testing.assert_close(decoder(embedding), (plain(embedding).tanh() + 1) / 2)
 
 
 def test_budget_solver_is_the_reference_quadratic():

@@ -79,6 +79,36 @@ def test_same_seed_same_losses(small):
     assert first == second
 
 
+def test_train_is_the_plain_loop_of_lesson_03(small):
+    """Lesson 03's claim: with its CUDA-only and speed options off, train is a plain torch loop
+    (one frame a step, Adam (0.5, 0.999), warm-up + cosine, 0.7 L1 + 0.3 SSIM): the same loss
+    per epoch and the same weights from the same start and seed."""
+    from pytorch_msssim import ssim
+
+    video, epochs, lr = small[:3], 2, 1e-3
+    ours, theirs = tiny_model(), tiny_model()
+    optimizer = torch.optim.Adam(ours.parameters(), lr=lr, betas=(0.5, 0.999))
+    steps = epochs * len(video)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda i: lr_factor(i, steps, 0.2))
+    order, curve = torch.Generator().manual_seed(0), []
+    for _ in range(epochs):
+        losses = []
+        for i in torch.randperm(len(video), generator=order).split(1):
+            frame, target = ours(i.float() / (len(video) - 1)), video[i]
+            loss = 0.7 * (frame - target).abs().mean() + 0.3 * (1 - ssim(frame, target, 1))
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            schedule.step()
+            losses.append(loss.item())
+        curve.append(sum(losses) / len(losses))
+    config = TrainConfig.nerv(epochs=epochs, lr=lr, amp="off", channels_last=False)
+    history = train(theirs, video, replace(config, progress=False))
+    torch.testing.assert_close(torch.tensor(curve), torch.tensor(history["loss"]))
+    for mine, its in zip(ours.parameters(), theirs.parameters()):
+        torch.testing.assert_close(mine, its)
+
+
 def test_losses_on_known_inputs():
     pred, target = torch.zeros(1, 3, 16, 16), torch.zeros(1, 3, 16, 16)
     target[..., :8, :] = 0.5  # half the pixels off by 0.5

@@ -27,6 +27,20 @@ def test_pixelshuffle_block_is_conv_then_shuffle():
     assert torch.equal(block(x), shuffle(conv(x)))
 
 
+@pytest.mark.parametrize("scale", [2, 3, 5])
+def test_deconv_is_a_1x1_conv_then_pixelshuffle(scale):
+    """Lesson 02's exercise: with kernel = stride, weight[k, c, i, j] becomes the 1x1 conv's
+    channel c s^2 + i s + j, and each output channel's bias is shared by its s^2 sub-pixels."""
+    torch.manual_seed(0)
+    deconv = Upsample(4, 3, scale, "deconv").layers
+    conv = nn.Conv2d(4, 3 * scale**2, kernel_size=1)
+    with torch.no_grad():
+        conv.weight.copy_(deconv.weight.permute(1, 2, 3, 0).reshape(3 * scale**2, 4, 1, 1))
+        conv.bias.copy_(deconv.bias.repeat_interleave(scale**2))
+    x = torch.randn(2, 4, 3, 5)
+    torch.testing.assert_close(nn.PixelShuffle(scale)(conv(x)), deconv(x))
+
+
 @pytest.mark.parametrize("kind", UPSAMPLE_KINDS)
 @pytest.mark.parametrize("scale", [2, 3, 5])
 def test_output_shape(kind, scale):
