@@ -40,6 +40,9 @@ class ModelKind:
     per_frame: tuple[str, ...]
     load_config: Callable | None = None  # header dict -> config (None: config_class(**dict))
     frame_size: Callable = lambda config: (config.height, config.width)
+    # State-dict names that are learned features rather than weights (lesson 11's HiNeRV
+    # grids): quantize_model gives them embed_bits, as it gives HNeRV's embeddings.
+    is_feature: Callable[[str], bool] = lambda name: False
 
     def config_from(self, values: dict):
         """The config a file's header describes."""
@@ -139,9 +142,14 @@ MODEL_KINDS: dict[str, ModelKind] = {
 
 
 def register_kind(name: str, kind: ModelKind) -> None:
-    """Make a new model kind storable (a later lesson's variant of NeRV or HNeRV)."""
-    if name in MODEL_KINDS:
-        raise ValueError(f"model kind {name!r} is already registered")
+    """Make a new model kind storable (a later lesson's model). A kind registered again for a
+    class of the same name replaces the old one: the lesson's cell run twice, or the package
+    module of the class a notebook defines. Another class under a taken name is refused."""
+    old = MODEL_KINDS.get(name)
+    if old is not None and old.model_class.__qualname__ != kind.model_class.__qualname__:
+        raise ValueError(
+            f"model kind {name!r} is already registered for {old.model_class.__qualname__}"
+        )
     MODEL_KINDS[name] = kind
 
 

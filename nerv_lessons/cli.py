@@ -37,6 +37,7 @@ COURSE_MODULES = (
     "compress",
     "rate_distortion",
     "inpaint",
+    "hinerv",
 )
 
 

@@ -274,7 +274,8 @@ def _import_quietly(name: str):
     """Import a package module without letting its registrations replace a notebook's."""
     if name in sys.modules:
         return sys.modules[name]
-    tables = (MODELS, EXPERIMENTS, FLOORS)
+    kinds = sys.modules.get("nerv_lessons._bitstream_kinds")  # lesson 08's file kinds, if loaded
+    tables = (MODELS, EXPERIMENTS, FLOORS, *([kinds.MODEL_KINDS] if kinds else []))
     saved = [dict(table) for table in tables]
     try:
         return importlib.import_module(name)

@@ -807,12 +807,14 @@ __all__ = [  # this module's own names, then the plumbing's public names it re-e
 def quantize_model(
     model: nn.Module, embeddings=None, weight_bits: int = 8, embed_bits: int = 6
 ) -> dict[str, Quantized]:
-    """Every tensor the file keeps, quantized: the stored part's state_dict, plus the kind's
+    """Every tensor the file keeps, quantized: the stored part's state_dict (weights at
+    weight_bits; learned features such as lesson 11's grids at embed_bits), plus the kind's
     per-frame tensors ("embeddings" at embed_bits, RC-HNeRV's "lowres" exactly at 8 bits).
     Prune masks must be made permanent first."""
     kind = MODEL_KINDS[kind_of(model)]  # kind_of checks masks
     parts = {
-        name: quantize_best(x, weight_bits) for name, x in kind.stored(model).state_dict().items()
+        name: quantize_best(x, embed_bits if kind.is_feature(name) else weight_bits)
+        for name, x in kind.stored(model).state_dict().items()
     }
     for name, x in zip(kind.per_frame, _per_frame(kind, model, embeddings)):
         exact = EXACT_PER_FRAME.get(name)

@@ -6,7 +6,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from nerv_lessons.metrics import psnr
+from nerv_lessons.metrics import ms_ssim_window, psnr
 from nerv_lessons.nerv import NeRV, NeRVConfig
 from nerv_lessons.scales import SCALES
 from nerv_lessons.train import (
@@ -125,6 +125,27 @@ def test_losses_on_known_inputs():
     assert make_loss("fusion")(noisy, large).item() == pytest.approx(fusion.item())
 
 
+@pytest.mark.parametrize("size", [(80, 160), (90, 170), (33, 40)])
+def test_ssim_losses_equal_the_librarys_values_and_gradients(size):
+    """The training losses re-implement pytorch-msssim's ssim and ms_ssim (to batch the
+    blurs): same numbers, same gradients, odd sides included (MS-SSIM pads them)."""
+    from pytorch_msssim import ms_ssim, ssim
+
+    torch.manual_seed(0)
+    target = torch.rand(2, 3, *size)
+    pred = (target + 0.2 * torch.randn_like(target)).clamp(0, 1).requires_grad_()
+    library = {"ssim": lambda p, t: 1 - ssim(p, t, data_range=1.0, size_average=True)}
+    if min(size) > 4 * 16:  # five-scale MS-SSIM needs a short side over 64 (window 5 and up)
+        window = ms_ssim_window(*size)
+        library["ms-ssim"] = lambda p, t: 1 - ms_ssim(p, t, data_range=1.0, win_size=window)
+    for name, reference in library.items():
+        ours, theirs = make_loss(name)(pred, target), reference(pred, target)
+        assert ours.item() == pytest.approx(theirs.item(), abs=1e-6), name
+        (ours_grad,) = torch.autograd.grad(ours, pred)
+        (theirs_grad,) = torch.autograd.grad(theirs, pred)
+        torch.testing.assert_close(ours_grad, theirs_grad, atol=1e-8, rtol=1e-4)
+
+
 def test_unknown_loss_lists_the_choices():
     with pytest.raises(ValueError, match="unknown loss 'l3'.*l1, l2, ssim, ms-ssim, fusion"):
         make_loss("l3")
@@ -161,9 +182,39 @@ def test_each_paper_has_its_named_recipe():
     )
     two = TrainConfig.recipe("two_stream")
     assert (two.lr, two.batch_size, two.loss) == (2e-3, 1, "l2")
-    assert set(RECIPES) == {"nerv", "hnerv", "two_stream"}
-    with pytest.raises(ValueError, match="unknown recipe 'hinerv'.*nerv, hnerv, two_stream"):
-        TrainConfig.recipe("hinerv")
+    hinerv = TrainConfig.recipe("hinerv")  # lesson 11: the reference's Bunny config
+    assert (hinerv.lr, hinerv.batch_size, hinerv.loss, hinerv.max_norm) == (
+        2e-3,
+        1,
+        "0.7*l1 + 0.3*ms-ssim",
+        1.0,
+    )
+    assert nerv.max_norm is None and hnerv.max_norm is None  # only HiNeRV clips
+    assert set(RECIPES) == {"nerv", "hnerv", "two_stream", "hinerv"}
+    with pytest.raises(ValueError, match="unknown recipe 'enerv'.*nerv, hnerv, two_stream"):
+        TrainConfig.recipe("enerv")
+
+
+def test_max_norm_clips_every_step_before_the_optimizer(small, monkeypatch):
+    norms = []
+    clip = torch.nn.utils.clip_grad_norm_
+
+    def clip_and_measure(parameters, max_norm):
+        parameters = list(parameters)
+        clip(parameters, max_norm)
+        norms.append(torch.linalg.vector_norm(torch.stack([p.grad.norm() for p in parameters])))
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", clip_and_measure)
+    config = TrainConfig(epochs=2, batch_size=4, lr=1e-2, progress=False, max_norm=1e-3)
+    train(tiny_model(), small, config)
+    assert len(norms) == 4  # 2 epochs of 8 frames in batches of 4
+    assert max(norms) <= 1e-3 * (1 + 1e-4)
+    norms.clear()
+    train(tiny_model(), small, replace(config, max_norm=None))
+    assert not norms  # no clipping unless asked
+    for bad in (0, -1.0):
+        with pytest.raises(ValueError, match="max_norm"):
+            TrainConfig(max_norm=bad)
 
 
 def test_a_scale_sets_epochs_and_what_a_short_run_needs():
