@@ -605,16 +605,17 @@ grids = grid_numbers(config)
 print(
     f"strides {config.strides}: base grid {config.grid}, widths {config.width0}, {config.widths()}"
 )
-print(
-    f"grids {grids:,} + network {hinerv_size(config) - grids:,} = {hinerv_size(config):,} numbers"
-)
+size = hinerv_size(config)
+print(f"grids {grids:,} + network {size - grids:,} = {size:,} numbers ({grids / size:.1%} grids)")
 hnerv = hnerv_budget(scale.model_params, frames, height, width)
 embedding_numbers = frames * hnerv.embed_dim * hnerv.grid[0] * hnerv.grid[1]
-print(f"HNeRV at the same budget: {embedding_numbers:,} numbers of embeddings ({frames} frames)")
+share = embedding_numbers / (scale.model_params * 1e6)
+print(f"HNeRV at the same budget: {embedding_numbers:,} numbers of embeddings ({share:.1%})")
 
 # %% [markdown]
-# The base grid and the local grids take a few percent of the budget, about their share in
-# the reference's Bunny models; HNeRV's embeddings, one per frame, take more.
+# Both spend a small share of the budget on what they learn per moment of the clip. The two
+# grow differently with the clip: HNeRV's embeddings by one per frame, HiNeRV's grids by their
+# steps in time (a quarter of the frames at level 0, fewer at the coarser levels).
 #
 # Its stages, with the shape each one outputs, from one forward pass of two frame times:
 
