@@ -858,6 +858,35 @@ for size in SIZES:
     print(f"x{size:g}: " + ", ".join(f"{name} {psnr:.2f} dB" for name, psnr in scores.items()))
 
 # %% [markdown]
+# ## The whole clip
+#
+# The quick clip is 16 frames. On all 132 (the `cpu` scale: the same frame size and budget),
+# HNeRV's embeddings take eight times as many numbers, and HiNeRV's grids grow by their steps.
+# That run takes about 25 minutes on two cores, too long for a lesson, so the command line
+# trains it: `nerv-lessons run hinerv-vs-hnerv --scale cpu --seeds 3 --out results/cpu`.
+# Its committed table, when there is one:
+
+# %%
+from nerv_lessons.experiments import results_root
+from nerv_lessons.report import collect
+
+saved = collect(results_root()).get("hinerv-vs-hnerv", {})
+if "cpu" not in saved:
+    print("no committed cpu-scale table yet: run the command above")
+for at, (rows, sidecar) in saved.items():
+    clip, seeds = sidecar["provenance"]["clip"], sidecar["provenance"]["seeds"]
+    print(f"{at} scale ({clip[0]} frames of {clip[2]}x{clip[3]}), seeds {seeds}:")
+    for line in rows:
+        score = f"{line['psnr_mean']:6.2f} +- {line['psnr_std'] or 0:.2f} dB"
+        quality = f"MS-SSIM {line['ms_ssim_mean']:.4f}, {line['params']:,} numbers"
+        print(f"  {line['row']:<24} {score}, {quality}")
+    for judged in sidecar["verdicts"]:
+        print(f"  paper: {judged['better']} > {judged['worse']}: {judged['verdict']}")
+
+# %% [markdown]
+# Read the sizes with the scores: on 132 frames HNeRV's embeddings alone take a third of the
+# budget, and its row comes out larger than the budget and than HiNeRV's (the numbers column).
+#
 # ## What the grids hold
 #
 # The trained seed-0 HiNeRV's base encoding, level by level, read at three times. Each level
@@ -1001,6 +1030,8 @@ print(f"seed-to-seed std of the ablation rows: {spread:.2f} dB on average")
 #   three sizes; a control with one recipe for both shows how much of that is the recipe.
 #   Dropping bilinear upsampling (V1, V2) or the ConvNeXt-style block (V8) costs most, as in
 #   the paper; the paper's smallest gaps are below what three seeds resolve here.
+# - On the whole clip (the committed cpu-scale table, when there is one), compare HiNeRV and
+#   HNeRV with their sizes: the verdict there is computed from its own three seeds.
 # - Next: lesson 12 trains for the file itself (learned quantization and an entropy model).
 
 # %%
