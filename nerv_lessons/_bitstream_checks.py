@@ -82,7 +82,13 @@ def _check_prelude(data: bytes) -> int:
             f"file format version {version} is older than this decoder's ({VERSION}), whose "
             "quantization statistics are laid out differently: encode the model again"
         )
-    expected = PRELUDE.size + header_size + payload_size + CHECKSUM.size
+    _check_length_and_crc(data, PRELUDE.size + header_size + payload_size + CHECKSUM.size)
+    return header_size
+
+
+def _check_length_and_crc(data: bytes, expected: int) -> None:
+    """The file is as long as its prelude says, and its last 4 bytes are the CRC32 of the
+    rest (lesson 08's file, and lesson 12's: both end in one)."""
     if len(data) < expected:
         raise BitstreamError(f"truncated: the file says {expected} bytes, it has {len(data)}")
     if len(data) > expected:
@@ -90,7 +96,6 @@ def _check_prelude(data: bytes) -> int:
     body, (stored,) = data[: -CHECKSUM.size], CHECKSUM.unpack_from(data, len(data) - CHECKSUM.size)
     if zlib.crc32(body) != stored:
         raise BitstreamError("corrupt: the CRC32 checksum does not match (a changed byte?)")
-    return header_size
 
 
 # The payload bounds what a file stores (every symbol costs a bit or more); these bound what

@@ -61,8 +61,10 @@ class StoredParts(nn.Module):
             self.add_module(name, part)
 
 
-def _nerv_render(network, embeddings, indices, frames):
-    return network(indices.float() / max(frames - 1, 1))  # frame times, as train.frame_times
+def draw_at_frame_times(network, embeddings, indices, frames):
+    """The frames at these indices of a model read at the times i / (T - 1), as
+    train.frame_times gives them (NeRV, lesson 11's HiNeRV): it keeps nothing per frame."""
+    return network(indices.float() / max(frames - 1, 1))
 
 
 def _hnerv_render(decoder, embeddings, indices, frames):
@@ -101,10 +103,10 @@ def _two_stream_config(values: dict) -> TwoStreamConfig:
 
 
 MODEL_KINDS: dict[str, ModelKind] = {
-    "nerv": ModelKind(NeRV, NeRVConfig, lambda model: model, NeRV, _nerv_render, ()),
+    "nerv": ModelKind(NeRV, NeRVConfig, lambda model: model, NeRV, draw_at_frame_times, ()),
     # Lesson 04's NeRV of HNeRV's tables: the whole network too, from the same frame times.
     "baseline_nerv": ModelKind(
-        BaselineNeRV, BaselineNeRVConfig, lambda model: model, BaselineNeRV, _nerv_render, ()
+        BaselineNeRV, BaselineNeRVConfig, lambda model: model, BaselineNeRV, draw_at_frame_times, ()
     ),
     "hnerv": ModelKind(
         HNeRV, HNeRVConfig, lambda model: model.decoder, Decoder, _hnerv_render, ("embeddings",)

@@ -7,12 +7,13 @@
     nerv-lessons run hnerv-vs-nerv --video my_clip.mp4        # any clip load_video reads
     nerv-lessons run hnerv-vs-nerv --video clip.yuv --yuv-size 1080x1920
     nerv-lessons files hnerv-rate-distortion --scale quick   # lesson 08: the rows as files
+    nerv-lessons rate nvrc-rate-distortion --scale cpu       # lesson 12: R + lambda D files
     nerv-lessons report --out report.md                      # lesson 10: beside the papers
     nerv-lessons student-copies student/                     # the lessons without solutions
 
 `run` and `files` are resumable: every (row, seed) trained before on this machine comes from
 the cache, so a command stopped half-way starts where it stopped. Introduced in lesson 03
-(notebooks/03_nerv.ipynb); lessons 08 and 10 add `files` and `report`.
+(notebooks/03_nerv.ipynb); lessons 08, 10 and 12 add `files`, `report` and `rate`.
 """
 
 import argparse
@@ -38,6 +39,7 @@ COURSE_MODULES = (
     "rate_distortion",
     "inpaint",
     "hinerv",
+    "rate_training",
 )
 
 
@@ -82,6 +84,8 @@ def parser() -> argparse.ArgumentParser:
     _training_arguments(run, "NAME.csv and NAME.json")
     files = commands.add_parser("files", help="write each trained row to a file, score it")
     _training_arguments(files, "NAME-files.csv")
+    rate = commands.add_parser("rate", help="lesson 12's files: fine-tuned for R + lambda D")
+    _training_arguments(rate, "NAME-points.csv")
     report = commands.add_parser("report", help="every saved table beside the paper's")
     report.add_argument("--results", type=Path, help="the folder of <scale>/ tables")
     report.add_argument("--scale", action="append", help="only this scale (repeatable)")
@@ -145,6 +149,16 @@ def main(argv: list[str] | None = None) -> int:
 
         points = file_points(arguments.name, scale, arguments.seeds, device, video)
         print(f"saved {save_points(points, out / f'{arguments.name}-files.csv')}")
+        return 0
+    if arguments.command == "rate":
+        from nerv_lessons.rate_distortion import save_points
+        from nerv_lessons.rate_training import NVRC_RATE_DISTORTION, rate_points  # lesson 12's
+
+        if arguments.name != NVRC_RATE_DISTORTION.name:
+            print(f"`rate` runs {NVRC_RATE_DISTORTION.name!r} only", file=sys.stderr)
+            return 2
+        points = rate_points(scale, arguments.seeds, device, video)
+        print(f"saved {save_points(points, out / f'{arguments.name}-points.csv')}")
         return 0
     # A bar per row on a terminal; plain lines in a log or a notebook (no stale bars).
     results = experiments.run(arguments.name, scale, arguments.seeds, device, video)

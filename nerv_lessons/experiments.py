@@ -515,10 +515,26 @@ def workers_for(device, jobs: int) -> int:
     return max(1, min(count, jobs))
 
 
+def _worker_module(build: Callable) -> str | None:
+    """The package module a worker imports to build a family: the builder's own, or for a
+    builder defined in a notebook the package module whose function of that name reads the
+    same (a lesson running its export cells). None: a worker cannot build it. A twin whose
+    classes differ costs only time: the cache key `fit` checks afterwards tells them apart."""
+    if build.__module__.startswith("nerv_lessons"):
+        return build.__module__
+    defines = re.compile(rf"^def {build.__name__}\b", re.MULTILINE)
+    for path in sorted(PACKAGE.glob("*.py")):
+        if defines.search(path.read_text()):
+            twin = getattr(_import_quietly(f"nerv_lessons.{path.stem}"), build.__name__, None)
+            if callable(twin) and _source(twin) == _source(build):
+                return twin.__module__
+    return None
+
+
 def _train_missing(experiment: Experiment, scale: Scale, seeds, device, video) -> set:
     """Train the pairs the cache lacks in parallel processes, when workers_for allows and
-    every family is one the package registers (a worker cannot see a notebook's). Returns
-    the pairs it trained; `fit` then reads them back (and trains any others itself)."""
+    every family has a package module a worker can import (`_worker_module`). Returns the
+    pairs it trained; `fit` then reads them back (and trains any others itself)."""
     missing = [
         (row.label, seed)
         for row in experiment.rows
@@ -526,11 +542,13 @@ def _train_missing(experiment: Experiment, scale: Scale, seeds, device, video) -
         if not _prepare(experiment, row.label, scale, seed, device, video)[3].is_file()
     ]
     workers = workers_for(device, len(missing))
-    families = {row.model for row in experiment.rows}
-    if workers < 2 or any(not MODELS[f].__module__.startswith("nerv_lessons") for f in families):
+    if workers < 2:
+        return set()
+    modules = {_worker_module(MODELS[row.model]) for row in experiment.rows}
+    if None in modules:
         return set()
     jobs = [(experiment, label, scale, seed, video.cpu()) for label, seed in missing]
-    modules = sorted({MODELS[family].__module__ for family in families})
+    modules = sorted(modules)
     # spawn, not fork: a forked child of a process whose OpenMP threads already ran can hang.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, context, _worker_start, (modules,)) as pool:

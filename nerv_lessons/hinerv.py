@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from nerv_lessons.bitstream import ModelKind, register_kind
+from nerv_lessons.bitstream import ModelKind, draw_at_frame_times, register_kind
 from nerv_lessons.data import check_strides, stride_options
 from nerv_lessons.encoding import fourier_features, pixel_coordinates
 from nerv_lessons.experiments import Experiment, Row, Setup, register, register_model
@@ -310,15 +310,16 @@ def build_hinerv(video: torch.Tensor, budget: float, **changes) -> Setup:
 register_model("hinerv", build_hinerv)
 
 
-def draw_hinerv(model: HiNeRV, embeddings, indices: torch.Tensor, frames: int) -> torch.Tensor:
-    """The file's frames at these indices: HiNeRV at the times i / (T - 1)."""
-    return model(indices.float() / max(frames - 1, 1))  # as train.frame_times
-
-
 register_kind(
     "hinerv",
     ModelKind(
-        HiNeRV, HiNeRVConfig, lambda model: model, HiNeRV, draw_hinerv, (), is_feature=is_grid
+        HiNeRV,
+        HiNeRVConfig,
+        lambda model: model,
+        HiNeRV,
+        draw_at_frame_times,
+        (),
+        is_feature=is_grid,
     ),
 )
 

@@ -1799,10 +1799,26 @@ def workers_for(device, jobs: int) -> int:
     return max(1, min(count, jobs))
 
 
+def _worker_module(build: Callable) -> str | None:
+    """The package module a worker imports to build a family: the builder's own, or for a
+    builder defined in a notebook the package module whose function of that name reads the
+    same (a lesson running its export cells). None: a worker cannot build it. A twin whose
+    classes differ costs only time: the cache key `fit` checks afterwards tells them apart."""
+    if build.__module__.startswith("nerv_lessons"):
+        return build.__module__
+    defines = re.compile(rf"^def {build.__name__}\b", re.MULTILINE)
+    for path in sorted(PACKAGE.glob("*.py")):
+        if defines.search(path.read_text()):
+            twin = getattr(_import_quietly(f"nerv_lessons.{path.stem}"), build.__name__, None)
+            if callable(twin) and _source(twin) == _source(build):
+                return twin.__module__
+    return None
+
+
 def _train_missing(experiment: Experiment, scale: Scale, seeds, device, video) -> set:
     """Train the pairs the cache lacks in parallel processes, when workers_for allows and
-    every family is one the package registers (a worker cannot see a notebook's). Returns
-    the pairs it trained; `fit` then reads them back (and trains any others itself)."""
+    every family has a package module a worker can import (`_worker_module`). Returns the
+    pairs it trained; `fit` then reads them back (and trains any others itself)."""
     missing = [
         (row.label, seed)
         for row in experiment.rows
@@ -1810,11 +1826,13 @@ def _train_missing(experiment: Experiment, scale: Scale, seeds, device, video) -
         if not _prepare(experiment, row.label, scale, seed, device, video)[3].is_file()
     ]
     workers = workers_for(device, len(missing))
-    families = {row.model for row in experiment.rows}
-    if workers < 2 or any(not MODELS[f].__module__.startswith("nerv_lessons") for f in families):
+    if workers < 2:
+        return set()
+    modules = {_worker_module(MODELS[row.model]) for row in experiment.rows}
+    if None in modules:
         return set()
     jobs = [(experiment, label, scale, seed, video.cpu()) for label, seed in missing]
-    modules = sorted({MODELS[family].__module__ for family in families})
+    modules = sorted(modules)
     # spawn, not fork: a forked child of a process whose OpenMP threads already ran can hang.
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, context, _worker_start, (modules,)) as pool:
@@ -2226,12 +2244,13 @@ for judged in tables["nerv-loss"].verdicts("ms_ssim"):
     nerv-lessons run hnerv-vs-nerv --video my_clip.mp4        # any clip load_video reads
     nerv-lessons run hnerv-vs-nerv --video clip.yuv --yuv-size 1080x1920
     nerv-lessons files hnerv-rate-distortion --scale quick   # lesson 08: the rows as files
+    nerv-lessons rate nvrc-rate-distortion --scale cpu       # lesson 12: R + lambda D files
     nerv-lessons report --out report.md                      # lesson 10: beside the papers
     nerv-lessons student-copies student/                     # the lessons without solutions
 
 `run` and `files` are resumable: every (row, seed) trained before on this machine comes from
 the cache, so a command stopped half-way starts where it stopped. Introduced in lesson 03
-(notebooks/03_nerv.ipynb); lessons 08 and 10 add `files` and `report`.
+(notebooks/03_nerv.ipynb); lessons 08, 10 and 12 add `files`, `report` and `rate`.
 """
 
 import argparse
@@ -2257,6 +2276,7 @@ COURSE_MODULES = (
     "rate_distortion",
     "inpaint",
     "hinerv",
+    "rate_training",
 )
 
 
@@ -2301,6 +2321,8 @@ def parser() -> argparse.ArgumentParser:
     _training_arguments(run, "NAME.csv and NAME.json")
     files = commands.add_parser("files", help="write each trained row to a file, score it")
     _training_arguments(files, "NAME-files.csv")
+    rate = commands.add_parser("rate", help="lesson 12's files: fine-tuned for R + lambda D")
+    _training_arguments(rate, "NAME-points.csv")
     report = commands.add_parser("report", help="every saved table beside the paper's")
     report.add_argument("--results", type=Path, help="the folder of <scale>/ tables")
     report.add_argument("--scale", action="append", help="only this scale (repeatable)")
@@ -2364,6 +2386,16 @@ def main(argv: list[str] | None = None) -> int:
 
         points = file_points(arguments.name, scale, arguments.seeds, device, video)
         print(f"saved {save_points(points, out / f'{arguments.name}-files.csv')}")
+        return 0
+    if arguments.command == "rate":
+        from nerv_lessons.rate_distortion import save_points
+        from nerv_lessons.rate_training import NVRC_RATE_DISTORTION, rate_points  # lesson 12's
+
+        if arguments.name != NVRC_RATE_DISTORTION.name:
+            print(f"`rate` runs {NVRC_RATE_DISTORTION.name!r} only", file=sys.stderr)
+            return 2
+        points = rate_points(scale, arguments.seeds, device, video)
+        print(f"saved {save_points(points, out / f'{arguments.name}-points.csv')}")
         return 0
     # A bar per row on a terminal; plain lines in a log or a notebook (no stale bars).
     results = experiments.run(arguments.name, scale, arguments.seeds, device, video)

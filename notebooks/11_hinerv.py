@@ -160,7 +160,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from nerv_lessons.bitstream import ModelKind, register_kind
+from nerv_lessons.bitstream import ModelKind, draw_at_frame_times, register_kind
 from nerv_lessons.data import check_strides, stride_options
 from nerv_lessons.encoding import fourier_features, pixel_coordinates
 from nerv_lessons.experiments import Experiment, Row, Setup, register, register_model
@@ -643,15 +643,16 @@ plt.show()
 
 # %% cellView="form" jupyter={"source_hidden": true}
 #| export hinerv
-def draw_hinerv(model: HiNeRV, embeddings, indices: torch.Tensor, frames: int) -> torch.Tensor:
-    """The file's frames at these indices: HiNeRV at the times i / (T - 1)."""
-    return model(indices.float() / max(frames - 1, 1))  # as train.frame_times
-
-
 register_kind(
     "hinerv",
     ModelKind(
-        HiNeRV, HiNeRVConfig, lambda model: model, HiNeRV, draw_hinerv, (), is_feature=is_grid
+        HiNeRV,
+        HiNeRVConfig,
+        lambda model: model,
+        HiNeRV,
+        draw_at_frame_times,
+        (),
+        is_feature=is_grid,
     ),
 )
 
@@ -740,39 +741,13 @@ HINERV_SIZES = register(
 
 # %% [markdown]
 # Thirty models, three seeds each row. Two worker processes train them side by side (on two
-# cores about 1.4x sooner than one after the other), and a worker process can only import the
-# package, so the table trains the package's `hinerv`: the code above, as `python -m
-# nerv_lessons._export` writes it (a test keeps the two equal). The cell checks that the
-# code above still reads as the package's; if you edit a cell above, export before you run it.
+# cores about 1.4x sooner than one after the other). A worker imports the package, so it
+# trains the package's `hinerv`, which is the code above as long as that reads the same; a
+# cell you edited makes the table train here instead, one model at a time, with your code.
 
 # %%
-import inspect
-
-import nerv_lessons.hinerv as package_hinerv
 from nerv_lessons.experiments import fit, results_folder, run, verdict
 
-
-def package_twin(function):
-    """The package's function or method with this one's qualified name."""
-    owner, _, name = function.__qualname__.rpartition(".")
-    return getattr(getattr(package_hinerv, owner) if owner else package_hinerv, name)
-
-
-shown = [sample_time, level_frames, tile_local, make_upsampler, hinerv_budget, build_hinerv]
-for cls in (GridEncoding, FourierEncoding, HiNeRVBlock, HiNeRVConfig, HiNeRV):
-    shown += [f for f in vars(cls).values() if inspect.isfunction(f)]
-shown = [
-    f for f in shown if inspect.unwrap(f).__code__.co_filename != "<string>"
-]  # not made by dataclass
-edited = [
-    f.__qualname__ for f in shown if inspect.getsource(f) != inspect.getsource(package_twin(f))
-]
-if edited:
-    raise RuntimeError(
-        f"{', '.join(edited)} above differ from the package's: run `python -m "
-        "nerv_lessons._export`, restart the kernel and run again, so the workers train your code"
-    )
-print(f"{len(shown)} functions and methods above read as the package's: the workers train them")
 start = time.perf_counter()
 results = run("hinerv-ablations", scale, seeds=3, device=device, video=video)
 print(f"run: {time.perf_counter() - start:.0f} s")
@@ -948,7 +923,7 @@ decoded = decode(data, device)
 exact = torch.equal(decoded, quantized_frames(trained, frames=frames, device=device))
 print(f"HiNeRV file: {len(data):,} bytes, decoded bit-exact: {exact}")
 tensors = read_header(data)[0]["tensors"]
-grid_bits = sorted({entry["bits"] for entry in tensors if package_hinerv.is_grid(entry["name"])})
+grid_bits = sorted({entry["bits"] for entry in tensors if is_grid(entry["name"])})
 print(f"grids stored at {grid_bits} bits, weights at 8")
 hnerv_setup, _ = fit("hinerv-ablations", "HNeRV", scale, 0, device, video)
 hnerv_model = hnerv_setup.model.eval()
@@ -989,10 +964,8 @@ for judged in results.verdicts():
     print(f"  paper: {claim}: {judged['verdict']} (gap {judged['gap']:+.2f} dB)")
 print("share of each model's numbers in its upsampling layers (sub-pixel convolutions):")
 for label in (HINERV_ROW, "V1 sub-conv 1x1", "V2 sub-conv 3x3"):
-    changes = dict(package_hinerv.ABLATIONS.get(label, ({}, None))[0])
-    built = package_hinerv.HiNeRV(
-        hinerv_budget(scale.model_params, frames, height, width, **changes)
-    )
+    changes = dict(ABLATIONS.get(label, ({}, None))[0])
+    built = HiNeRV(hinerv_budget(scale.model_params, frames, height, width, **changes))
     upsampling = sum(count_parameters(block.upsample) for block in built.blocks)
     print(
         f"  {label:<17} {upsampling / count_parameters(built):5.1%}, width0 {built.config.width0}"

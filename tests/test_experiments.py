@@ -262,3 +262,20 @@ def test_a_notebook_copy_of_a_package_class_shares_its_cache_key():
         assert copy is not nerv.NeRV and copy.__module__ == "__main__"
         expected = inspect.getsource(nerv.NeRV) if index == 0 else None  # edited: no twin
         assert experiments._class_code(copy) == expected
+
+
+def test_a_notebooks_builder_trains_in_workers_only_as_the_packages_twin(tmp_path, monkeypatch):
+    """A lesson's builder that reads as the package's (its export cell, unedited) may train in
+    worker processes, which import the package; an edited one trains in the lesson itself."""
+    import importlib
+    import inspect
+
+    source = inspect.getsource(experiments.build_nerv)
+    header = "import torch\nfrom nerv_lessons.experiments import *\n\n\n"
+    (tmp_path / "lesson_copy.py").write_text(header + source)
+    (tmp_path / "lesson_edited.py").write_text(header + source.replace('"""', '"""Edited. ', 1))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    copy, edited = (importlib.import_module(name) for name in ("lesson_copy", "lesson_edited"))
+    assert experiments._worker_module(experiments.build_nerv) == "nerv_lessons.experiments"
+    assert experiments._worker_module(copy.build_nerv) == "nerv_lessons.experiments"
+    assert experiments._worker_module(edited.build_nerv) is None
