@@ -328,12 +328,14 @@ HINERV_PAPER = "HiNeRV (NeurIPS 2023), lecture notes"
 # label -> (changes to HiNeRV, the notes' Table 4 PSNR on UVG)
 ABLATIONS = {
     "V1 sub-conv 1x1": ({"upsample": "subconv1"}, 34.78),
-    "V2 sub-conv 3x3": ({"upsample": "subconv3"}, 33.70),
     "V3 no local grids": ({"local": False}, 35.95),
     "V4 Fourier encoding": ({"encoding": "fourier"}, 35.92),
     "V8 conv 3x3 block": ({"block": "conv3"}, 35.12),
     "V11 nearest": ({"upsample": "nearest"}, 36.08),
 }
+# Left out to keep the lesson within CI's time: V2, a 3x3 sub-pixel conv (33.70), which makes
+# V1's point more strongly. Add ("V2 sub-conv 3x3": ({"upsample": "subconv3"}, 33.70)) back
+# and rerun the table to see it.
 HINERV_ROW = "HiNeRV (V9)"
 HNERV_AS_HINERV = "HNeRV, HiNeRV's recipe"
 HINERV_TABLE4 = register(
@@ -375,7 +377,7 @@ SIZE_FAMILIES = {
     "HNeRV": ("hnerv", "hnerv"),
     "HiNeRV": ("hinerv", None),
 }
-SIZES = (0.5, 1.0, 2.0)  # times the scale's budget
+SIZES = (0.5, 1.0)  # times the scale's budget (2.0 adds three models: 91 s of training)
 HINERV_SIZES = register(
     Experiment(
         "hinerv-size",
