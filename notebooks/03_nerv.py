@@ -2245,12 +2245,14 @@ for judged in tables["nerv-loss"].verdicts("ms_ssim"):
     nerv-lessons run hnerv-vs-nerv --video clip.yuv --yuv-size 1080x1920
     nerv-lessons files hnerv-rate-distortion --scale quick   # lesson 08: the rows as files
     nerv-lessons rate nvrc-rate-distortion --scale cpu       # lesson 12: R + lambda D files
+    nerv-lessons space-time videoinr-space-time --scale cpu  # lesson 13: VideoINR's rows
     nerv-lessons report --out report.md                      # lesson 10: beside the papers
     nerv-lessons student-copies student/                     # the lessons without solutions
 
 `run` and `files` are resumable: every (row, seed) trained before on this machine comes from
 the cache, so a command stopped half-way starts where it stopped. Introduced in lesson 03
-(notebooks/03_nerv.ipynb); lessons 08, 10 and 12 add `files`, `report` and `rate`.
+(notebooks/03_nerv.ipynb); lessons 08, 10, 12 and 13 add `files`, `report`, `rate` and
+`space-time`.
 """
 
 import argparse
@@ -2277,6 +2279,7 @@ COURSE_MODULES = (
     "inpaint",
     "hinerv",
     "rate_training",
+    "videoinr",
 )
 
 
@@ -2323,6 +2326,8 @@ def parser() -> argparse.ArgumentParser:
     _training_arguments(files, "NAME-files.csv")
     rate = commands.add_parser("rate", help="lesson 12's files: fine-tuned for R + lambda D")
     _training_arguments(rate, "NAME-points.csv")
+    space_time = commands.add_parser("space-time", help="lesson 13's held-out frames: VideoINR")
+    _training_arguments(space_time, "NAME-scores.csv")
     report = commands.add_parser("report", help="every saved table beside the paper's")
     report.add_argument("--results", type=Path, help="the folder of <scale>/ tables")
     report.add_argument("--scale", action="append", help="only this scale (repeatable)")
@@ -2396,6 +2401,16 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         points = rate_points(scale, arguments.seeds, device, video)
         print(f"saved {save_points(points, out / f'{arguments.name}-points.csv')}")
+        return 0
+    if arguments.command == "space-time":
+        from nerv_lessons.rate_distortion import save_points
+        from nerv_lessons.videoinr import SPACE_TIME, space_time_scores  # lesson 13's
+
+        if arguments.name != SPACE_TIME.name:
+            print(f"`space-time` runs {SPACE_TIME.name!r} only", file=sys.stderr)
+            return 2
+        lines = space_time_scores(scale, arguments.seeds, device, video)
+        print(f"saved {save_points(lines, out / f'{arguments.name}-scores.csv')}")
         return 0
     # A bar per row on a terminal; plain lines in a log or a notebook (no stale bars).
     results = experiments.run(arguments.name, scale, arguments.seeds, device, video)
