@@ -203,7 +203,7 @@ def shrink(frames: torch.Tensor, factor: float) -> torch.Tensor:
 
 @dataclass(frozen=True)
 class VideoINRConfig:
-    """Sizes of the replica (about 25k parameters)."""
+    """Sizes of the replica (23,767 parameters)."""
 
     feature_channels: int = 24  # C of each bounding frame's feature grid
     encoder_width: int = 16  # channels inside the encoder (24: +0.05 dB, 1.7x the time)
