@@ -18,6 +18,7 @@ from nerv_lessons.experiments import EXPERIMENTS, MODELS
 from nerv_lessons.hinerv import (
     ABLATIONS,
     HINERV_ROW,
+    LEFT_OUT,
     FourierEncoding,
     GridEncoding,
     HiNeRV,
@@ -98,7 +99,7 @@ def test_upsamplers_enlarge_and_only_sub_pixel_convs_learn():
 
 def test_model_shapes_and_every_variant():
     t = torch.tensor([0.0, 0.5, 1.0])
-    for changes, _ in [({}, None), *ABLATIONS.values()]:
+    for changes, _ in [({}, None), *ABLATIONS.values(), *LEFT_OUT.values()]:
         frames = HiNeRV(HiNeRVConfig(**SMALL, **changes))(t)
         assert frames.shape == (3, 3, 40, 80) and 0 <= frames.min() <= frames.max() <= 1
 
